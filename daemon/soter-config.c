@@ -1,0 +1,63 @@
+/* soter-config.c — reads soterd.conf (a GKeyFile, group [soterd]).
+ *
+ * A missing file means the defaults; a present file with a bad value is an
+ * error, so that a typo in a security setting never silently falls back.
+ */
+#include "soter-config.h"
+
+#include <gio/gio.h>
+
+void
+soter_config_init_defaults (SoterConfig *config)
+{
+  config->max_attempts = 3;
+  config->lockout_attempts = 5;
+  config->lockout_seconds = 30;
+  config->request_timeout = 60;
+  config->idle_timeout = 30;
+}
+
+static gboolean
+read_uint (GKeyFile *kf, const char *key, guint min, guint *out, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  gint64 v;
+
+  if (!g_key_file_has_key (kf, "soterd", key, NULL))
+    return TRUE;
+  v = g_key_file_get_int64 (kf, "soterd", key, &local);
+  if (local != NULL || v < min || v > G_MAXINT32)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s must be a whole number from %u to %d", key, min, G_MAXINT32);
+      return FALSE;
+    }
+  *out = (guint) v;
+  return TRUE;
+}
+
+gboolean
+soter_config_load (SoterConfig *config, const char *path, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", path);
+      return FALSE;
+    }
+
+  if (!read_uint (kf, "MaxAttempts", 1, &config->max_attempts, error) ||
+      !read_uint (kf, "LockoutAttempts", 1, &config->lockout_attempts, error) ||
+      !read_uint (kf, "LockoutSeconds", 0, &config->lockout_seconds, error) ||
+      !read_uint (kf, "RequestTimeout", 1, &config->request_timeout, error) ||
+      !read_uint (kf, "IdleTimeout", 1, &config->idle_timeout, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  return TRUE;
+}

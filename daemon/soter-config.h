@@ -1,0 +1,23 @@
+/* soter-config.h — soterd's settings, from /etc/soterd/soterd.conf. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  guint max_attempts;      /* non-matching scans allowed in one request */
+  guint lockout_attempts;  /* misses in a row for a uid before lock-out */
+  guint lockout_seconds;   /* how long a lock-out lasts */
+  guint request_timeout;   /* seconds an authentication may run */
+  guint idle_timeout;      /* seconds of idleness before soterd exits */
+} SoterConfig;
+
+#define SOTER_CONFIG_DEFAULT_PATH "/etc/soterd/soterd.conf"
+
+void     soter_config_init_defaults (SoterConfig *config);
+gboolean soter_config_load          (SoterConfig *config,
+                                     const char  *path,
+                                     GError     **error);
+
+G_END_DECLS

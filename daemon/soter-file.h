@@ -1,0 +1,17 @@
+/* soter-file.h — durable, atomic small-file writes for the state directory. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean soter_file_write_atomic (const char *path,
+                                  const void *data,
+                                  gsize       len,
+                                  int         mode,
+                                  GError    **error);
+
+gboolean soter_file_ensure_dir (const char *path,
+                                GError    **error);
+
+G_END_DECLS

@@ -1,0 +1,62 @@
+/* soter-keystore.h — SOTER's keys and anti-replay counter (SPEC §6).
+ *
+ * The file key store: the device attestation key (ATTK), one app secure key
+ * (ASK) per app, one auth key per app and scene, and the counter, all under
+ * <state>/keys, written atomically. Private keys never leave this file's
+ * implementation: callers get public PEM, key_json and signatures only.
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define SOTER_TYPE_KEYSTORE (soter_keystore_get_type ())
+G_DECLARE_FINAL_TYPE (SoterKeystore, soter_keystore, SOTER, KEYSTORE, GObject)
+
+#define SOTER_DEFAULT_SCENE "default"
+
+SoterKeystore *soter_keystore_new (const char *state_dir,
+                                   GError    **error);
+
+const char *soter_keystore_get_device_key_pem (SoterKeystore *self);
+const char *soter_keystore_get_cpu_id (SoterKeystore *self);
+const char *soter_keystore_get_tee_name (SoterKeystore *self);
+const char *soter_keystore_get_tee_version (SoterKeystore *self);
+guint64     soter_keystore_get_counter (SoterKeystore *self);
+
+/* Advances the counter and makes the new value durable before returning it. */
+gboolean soter_keystore_next_counter (SoterKeystore *self,
+                                      guint64       *out_counter,
+                                      GError       **error);
+
+/* An app is "<uid>" or "<uid>-<flatpak app id>": see soter_keystore_app_name(). */
+char    *soter_keystore_app_name (guint32     uid,
+                                  const char *flatpak_id);
+gboolean soter_keystore_check_scene (const char *scene,
+                                     GError    **error);
+
+gboolean soter_keystore_get_app_key (SoterKeystore *self,
+                                     const char    *app,
+                                     guint32        uid,
+                                     char         **out_key_json,
+                                     char         **out_signature,
+                                     GError       **error);
+gboolean soter_keystore_get_auth_key (SoterKeystore *self,
+                                      const char    *app,
+                                      guint32        uid,
+                                      const char    *scene,
+                                      char         **out_key_json,
+                                      char         **out_signature,
+                                      GError       **error);
+
+/* Signs @data (exact bytes) with the app's auth key for @scene; base64. */
+char *soter_keystore_sign (SoterKeystore *self,
+                           const char    *app,
+                           guint32        uid,
+                           const char    *scene,
+                           const char    *data,
+                           gsize          len,
+                           GError       **error);
+
+G_END_DECLS

@@ -1,0 +1,193 @@
+/* soter-reader.c — the reader and its waiting line. */
+#include "soter-reader.h"
+
+#include "soter-error.h"
+
+struct _SoterReader
+{
+  GObject    parent_instance;
+
+  FpContext *context;
+  GQueue     waiters;   /* of GTask, oldest first */
+  gboolean   busy;      /* a claim is being opened, or is held */
+  guint      prune_id;
+};
+
+G_DEFINE_TYPE (SoterReader, soter_reader, G_TYPE_OBJECT)
+
+static void serve_next (SoterReader *self);
+
+FpDevice *
+soter_reader_get_device (SoterReader *self)
+{
+  GPtrArray *devices = fp_context_get_devices (self->context);
+
+  /* soterd uses the first reader libfprint finds, as fprintd does by default. */
+  if (devices == NULL || devices->len == 0)
+    return NULL;
+  return g_ptr_array_index (devices, 0);
+}
+
+gboolean
+soter_reader_is_busy (SoterReader *self)
+{
+  return self->busy || !g_queue_is_empty (&self->waiters);
+}
+
+/* Drops the cancelled waiters; runs from an idle, not from the "cancelled"
+ * handler, where disconnecting the handler would deadlock. */
+static gboolean
+prune_cancelled (gpointer data)
+{
+  SoterReader *self = data;
+  GList *l = self->waiters.head;
+
+  self->prune_id = 0;
+  while (l != NULL)
+    {
+      GList *next = l->next;
+      GTask *task = l->data;
+      GCancellable *c = g_task_get_cancellable (task);
+
+      if (g_cancellable_is_cancelled (c))
+        {
+          g_queue_delete_link (&self->waiters, l);
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                   "Cancelled while waiting for the reader");
+          g_object_unref (task);
+        }
+      l = next;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_waiter_cancelled (GCancellable *cancellable, gpointer data)
+{
+  SoterReader *self = data;
+
+  if (self->prune_id == 0)
+    self->prune_id = g_idle_add (prune_cancelled, self);
+}
+
+static void
+on_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  SoterReader *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!fp_device_open_finish (FP_DEVICE (source), res, &error))
+    {
+      self->busy = FALSE;
+      g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                               "could not open the fingerprint reader: %s", error->message);
+      serve_next (self);
+      return;
+    }
+  g_task_return_pointer (task, g_object_ref (source), g_object_unref);
+}
+
+static void
+serve_next (SoterReader *self)
+{
+  while (!self->busy && !g_queue_is_empty (&self->waiters))
+    {
+      g_autoptr(GTask) task = g_queue_pop_head (&self->waiters);
+      GCancellable *c = g_task_get_cancellable (task);
+      FpDevice *device;
+
+      if (g_task_return_error_if_cancelled (task))
+        continue;
+      device = soter_reader_get_device (self);
+      if (device == NULL)
+        {
+          g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_NOT_SUPPORTED,
+                                   "no fingerprint reader is connected");
+          continue;
+        }
+      self->busy = TRUE;
+      fp_device_open (device, c, on_opened, g_steal_pointer (&task));
+    }
+}
+
+void
+soter_reader_claim_async (SoterReader        *self,
+                          GCancellable       *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer            user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, soter_reader_claim_async);
+  if (cancellable != NULL)
+    g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled), self, NULL);
+  g_queue_push_tail (&self->waiters, task);
+  serve_next (self);
+}
+
+FpDevice *
+soter_reader_claim_finish (SoterReader *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(SoterReader) self = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!fp_device_close_finish (FP_DEVICE (source), res, &error))
+    g_warning ("Could not close the fingerprint reader: %s", error->message);
+  self->busy = FALSE;
+  serve_next (self);
+}
+
+void
+soter_reader_release (SoterReader *self)
+{
+  FpDevice *device = soter_reader_get_device (self);
+
+  g_return_if_fail (self->busy);
+  if (device == NULL || !fp_device_is_open (device))
+    {
+      self->busy = FALSE;
+      serve_next (self);
+      return;
+    }
+  fp_device_close (device, NULL, on_closed, g_object_ref (self));
+}
+
+SoterReader *
+soter_reader_new (void)
+{
+  SoterReader *self = g_object_new (SOTER_TYPE_READER, NULL);
+
+  self->context = fp_context_new ();
+  fp_context_enumerate (self->context);
+  return self;
+}
+
+static void
+soter_reader_finalize (GObject *object)
+{
+  SoterReader *self = SOTER_READER (object);
+
+  g_clear_handle_id (&self->prune_id, g_source_remove);
+  g_queue_clear_full (&self->waiters, g_object_unref);
+  g_clear_object (&self->context);
+  G_OBJECT_CLASS (soter_reader_parent_class)->finalize (object);
+}
+
+static void
+soter_reader_class_init (SoterReaderClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = soter_reader_finalize;
+}
+
+static void
+soter_reader_init (SoterReader *self)
+{
+  g_queue_init (&self->waiters);
+}

@@ -1,0 +1,570 @@
+/* soter-request.c — one authentication, from call to reply.
+ *
+ * The steps, each one asynchronous and each one cancellable:
+ *   check the arguments → who is calling (bus) → polkit → lock-out, prints,
+ *   prompt agent → wait for the reader → ShowPrompt → verify (again after a
+ *   retry or a miss, up to MaxAttempts) → counter, resultJSON, signature →
+ *   reply, ClosePrompt, release the reader.
+ * Every way out goes through finish(), which replies exactly once.
+ * A cancel (app, agent, caller gone, timeout, shutdown) sets the outcome and
+ * cancels the GCancellable; the step in flight then ends and calls finish().
+ */
+#include "soter-request.h"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "soter-bouncer.h"
+#include "soter-caller.h"
+#include "soter-dbus.h"
+#include "soter-result.h"
+
+#define FP_N_UNKNOWN "unknown"
+
+struct _SoterRequest
+{
+  SoterContext          *context;
+  GDBusMethodInvocation *invocation;
+  SoterRequestDone       done;
+  gpointer               done_data;
+
+  char                  *id;
+  char                  *sender;
+  char                  *challenge;
+  char                 **modes;
+  char                  *auth_content;
+  const char            *mode;
+
+  SoterCaller           *caller;
+  char                  *app;          /* key store name of the caller's app */
+  GCancellable          *cancellable;
+  SoterDBusAgent        *agent;
+  gboolean               prompt_shown;
+  FpDevice              *device;       /* set while the reader is ours */
+  GPtrArray             *prints;
+  guint                  misses;
+
+  guint                  watch_id;
+  guint                  timeout_id;
+  SoterErrorCode         cancel_code;
+  char                  *cancel_reason;
+  gboolean               caller_gone;
+  gboolean               finished;
+};
+
+static void start_verify (SoterRequest *self);
+
+const char *
+soter_request_get_id (SoterRequest *self)
+{
+  return self->id;
+}
+
+const char *
+soter_request_get_sender (SoterRequest *self)
+{
+  return self->sender;
+}
+
+const char *
+soter_request_get_agent_name (SoterRequest *self)
+{
+  if (self->agent == NULL || !self->prompt_shown)
+    return NULL;
+  return g_dbus_proxy_get_name (G_DBUS_PROXY (self->agent));
+}
+
+static void
+log_agent_reply (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), res, &error);
+
+  if (reply == NULL)
+    g_debug ("Prompt agent did not take %s: %s", (const char *) data, error->message);
+}
+
+static void
+finish (SoterRequest *self, SoterErrorCode code, const char *reason,
+        const char *result_json, const char *signature)
+{
+  g_autofree char *msg = NULL;
+
+  g_return_if_fail (!self->finished);
+  self->finished = TRUE;
+
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+
+  if (code == SOTER_OK)
+    msg = g_strdup ("startSoterAuthentication:ok");
+  else
+    msg = g_strdup_printf ("startSoterAuthentication:fail %s", reason);
+
+  if (self->caller != NULL)
+    g_message ("Authentication %s for uid %u (%s): %u %s", self->id, self->caller->uid,
+               self->caller->app_id, code, msg);
+
+  if (!self->caller_gone)
+    soter_dbus_manager_complete_start_soter_authentication (
+      NULL, g_steal_pointer (&self->invocation), self->mode ? self->mode : "",
+      result_json ? result_json : "", signature ? signature : "", code, msg);
+  g_clear_object (&self->invocation);
+
+  if (self->prompt_shown)
+    soter_dbus_agent_call_close_prompt (self->agent, self->id, code, NULL,
+                                        log_agent_reply, (gpointer) "ClosePrompt");
+  if (self->device != NULL)
+    {
+      self->device = NULL;
+      soter_reader_release (self->context->reader);
+    }
+  self->done (self, self->done_data);
+}
+
+static void
+finish_error (SoterRequest *self, const GError *error)
+{
+  if (error->domain == SOTER_ERROR)
+    finish (self, error->code, error->message, NULL, NULL);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->cancel_code != 0)
+    finish (self, self->cancel_code, self->cancel_reason, NULL, NULL);
+  else
+    finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+}
+
+/* After a step that did not honour the cancellable: has the request ended? */
+static gboolean
+finish_if_cancelled (SoterRequest *self)
+{
+  if (!g_cancellable_is_cancelled (self->cancellable))
+    return FALSE;
+  finish (self, self->cancel_code, self->cancel_reason, NULL, NULL);
+  return TRUE;
+}
+
+void
+soter_request_cancel (SoterRequest *self, SoterErrorCode code, const char *reason,
+                      gboolean caller_gone)
+{
+  if (self->finished || g_cancellable_is_cancelled (self->cancellable))
+    return;
+  self->cancel_code = code;
+  self->cancel_reason = g_strdup (reason);
+  self->caller_gone = caller_gone;
+  g_cancellable_cancel (self->cancellable);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  SoterRequest *self = data;
+
+  self->timeout_id = 0;
+  soter_request_cancel (self, SOTER_ERROR_INTERNAL,
+                        "timed out waiting for the authentication to finish", FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_caller_vanished (GDBusConnection *connection, const char *name, gpointer data)
+{
+  soter_request_cancel (data, SOTER_ERROR_CANCELLED, "the caller left the bus", TRUE);
+}
+
+static void
+update_prompt (SoterRequest *self, const char *message)
+{
+  soter_dbus_agent_call_update_prompt (self->agent, self->id, message, NULL,
+                                       log_agent_reply, (gpointer) "UpdatePrompt");
+}
+
+static const char *
+retry_message (const GError *error)
+{
+  switch (error->code)
+    {
+    case FP_DEVICE_RETRY_TOO_SHORT:
+      return "Swipe was too short, try again";
+    case FP_DEVICE_RETRY_CENTER_FINGER:
+      return "Center your finger on the reader and try again";
+    case FP_DEVICE_RETRY_REMOVE_FINGER:
+      return "Remove your finger and try again";
+    default:
+      return "Could not read the finger, try again";
+    }
+}
+
+static void
+sign_result (SoterRequest *self, FpPrint *matched)
+{
+  SoterContext *ctx = self->context;
+  FpDevice *device = self->device;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key_json = NULL;
+  g_autofree char *key_sig = NULL;
+  g_autofree char *fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
+  g_autofree char *json = NULL;
+  g_autofree char *signature = NULL;
+  SoterResultFields fields = { 0 };
+
+  /* The auth key first: making it takes a counter value, and the result's
+   * counter must come after it. */
+  if (!soter_keystore_get_auth_key (ctx->keystore, self->app, self->caller->uid,
+                                    SOTER_DEFAULT_SCENE, &key_json, &key_sig, &error) ||
+      !soter_keystore_next_counter (ctx->keystore, &fields.counter, &error))
+    {
+      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+      return;
+    }
+
+  fields.raw = self->challenge;
+  fields.fid = fid;
+  fields.tee_n = soter_keystore_get_tee_name (ctx->keystore);
+  fields.tee_v = soter_keystore_get_tee_version (ctx->keystore);
+  fields.fp_n = fp_device_get_driver (device) ? fp_device_get_driver (device) : FP_N_UNKNOWN;
+  fields.fp_v = LIBFPRINT_VERSION;
+  fields.cpu_id = soter_keystore_get_cpu_id (ctx->keystore);
+  fields.uid = self->caller->uid;
+
+  json = soter_result_json_build (&fields);
+  signature = soter_keystore_sign (ctx->keystore, self->app, self->caller->uid,
+                                   SOTER_DEFAULT_SCENE, json, strlen (json), &error);
+  if (signature == NULL)
+    {
+      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+      return;
+    }
+  finish (self, SOTER_OK, NULL, json, signature);
+}
+
+static void
+count_miss (SoterRequest *self)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean locked = FALSE;
+
+  self->misses++;
+  if (!soter_lockout_record_miss (self->context->lockout, self->caller->uid, &locked, &error))
+    {
+      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+      return;
+    }
+  if (locked)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("too many failed attempts, locked for %u seconds",
+                         self->context->config.lockout_seconds);
+      finish (self, SOTER_ERROR_LOCKED, reason, NULL, NULL);
+      return;
+    }
+  if (self->misses >= self->context->config.max_attempts)
+    {
+      finish (self, SOTER_ERROR_NO_MATCH, "fingerprint not recognized", NULL, NULL);
+      return;
+    }
+
+  {
+    g_autofree char *message =
+      g_strdup_printf ("Not recognized, try again (%u of %u attempts left)",
+                       self->context->config.max_attempts - self->misses,
+                       self->context->config.max_attempts);
+    update_prompt (self, message);
+  }
+  start_verify (self);
+}
+
+static void
+on_verified (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SoterRequest *self = data;
+  FpDevice *device = FP_DEVICE (source);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(FpPrint) scanned = NULL;
+  FpPrint *matched = NULL;
+  gboolean match = FALSE;
+
+  if (fp_device_has_feature (device, FP_DEVICE_FEATURE_IDENTIFY))
+    {
+      fp_device_identify_finish (device, res, &matched, &scanned, &error);
+      match = matched != NULL;
+    }
+  else if (fp_device_verify_finish (device, res, &match, &scanned, &error) && match)
+    {
+      matched = g_object_ref (g_ptr_array_index (self->prints, 0));
+    }
+  g_autoptr(FpPrint) matched_owned = matched;
+
+  if (error != NULL && error->domain == FP_DEVICE_RETRY && !g_cancellable_is_cancelled (self->cancellable))
+    {
+      update_prompt (self, retry_message (error));
+      start_verify (self);
+      return;
+    }
+  if (error != NULL)
+    {
+      if (g_error_matches (error, FP_DEVICE_ERROR, FP_DEVICE_ERROR_REMOVED))
+        finish (self, SOTER_ERROR_INTERNAL, "the fingerprint reader was removed", NULL, NULL);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        finish_error (self, error);
+      else
+        {
+          g_autofree char *reason = g_strdup_printf ("fingerprint reader error: %s", error->message);
+          finish (self, SOTER_ERROR_INTERNAL, reason, NULL, NULL);
+        }
+      return;
+    }
+  if (finish_if_cancelled (self))
+    return;
+
+  if (!match)
+    {
+      count_miss (self);
+      return;
+    }
+  if (!soter_lockout_record_match (self->context->lockout, self->caller->uid, &error))
+    {
+      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+      return;
+    }
+  sign_result (self, matched);
+}
+
+static void
+start_verify (SoterRequest *self)
+{
+  FpDevice *device = self->device;
+
+  /* Readers that can tell which finger it was search all of the caller's
+   * prints; the others (the plain virtual_device among them) check the
+   * first enrolled finger, as fprintd's "any" does on such readers. */
+  if (fp_device_has_feature (device, FP_DEVICE_FEATURE_IDENTIFY))
+    fp_device_identify (device, self->prints, self->cancellable, NULL, NULL, NULL,
+                        on_verified, self);
+  else
+    fp_device_verify (device, g_ptr_array_index (self->prints, 0), self->cancellable,
+                      NULL, NULL, NULL, on_verified, self);
+}
+
+static void
+on_prompt_shown (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SoterRequest *self = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!soter_dbus_agent_call_show_prompt_finish (SOTER_DBUS_AGENT (source), res, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        finish_error (self, error);
+      else
+        {
+          /* A prompt the user cannot see must not lead to a finger read. */
+          g_autofree char *reason = g_strdup_printf ("the prompt agent failed: %s", error->message);
+          self->prompt_shown = FALSE;
+          finish (self, SOTER_ERROR_INTERNAL, reason, NULL, NULL);
+        }
+      return;
+    }
+  start_verify (self);
+}
+
+static void
+show_prompt (SoterRequest *self)
+{
+  g_auto(GVariantBuilder) details = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+  g_variant_builder_add (&details, "{sv}", "auth_content", g_variant_new_string (self->auth_content));
+  g_variant_builder_add (&details, "{sv}", "app_id", g_variant_new_string (self->caller->app_id));
+  g_variant_builder_add (&details, "{sv}", "uid", g_variant_new_uint32 (self->caller->uid));
+  g_variant_builder_add (&details, "{sv}", "modes",
+                         g_variant_new_strv ((const char *const *) self->modes, -1));
+  self->prompt_shown = TRUE;
+  soter_dbus_agent_call_show_prompt (self->agent, self->id, g_variant_builder_end (&details),
+                                     self->cancellable, on_prompt_shown, self);
+}
+
+/* Lock-out, prints and agent: checked before queueing for the reader, and
+ * the lock-out again once the reader is ours (it may have begun meanwhile). */
+static gboolean
+check_can_proceed (SoterRequest *self)
+{
+  SoterContext *ctx = self->context;
+  gint64 until;
+
+  if (soter_lockout_is_locked (ctx->lockout, self->caller->uid, &until))
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (until / G_USEC_PER_SEC);
+      g_autofree char *when = g_date_time_format_iso8601 (dt);
+      g_autofree char *reason = g_strdup_printf ("too many failed attempts, locked until %s", when);
+      finish (self, SOTER_ERROR_LOCKED, reason, NULL, NULL);
+      return FALSE;
+    }
+  if (self->agent == NULL)
+    {
+      finish (self, SOTER_ERROR_INTERNAL,
+              "no prompt agent is registered for the session", NULL, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SoterRequest *self = data;
+  g_autoptr(GError) error = NULL;
+
+  self->device = soter_reader_claim_finish (SOTER_READER (source), res, &error);
+  if (self->device == NULL)
+    {
+      finish_error (self, error);
+      return;
+    }
+  g_object_unref (self->device); /* the reader keeps it; we only borrow it */
+  if (finish_if_cancelled (self) || !check_can_proceed (self))
+    return;
+
+  self->prints = soter_prints_load (self->context->prints, self->caller->uid,
+                                    self->device, &error);
+  if (self->prints == NULL)
+    {
+      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
+      return;
+    }
+  if (self->prints->len == 0)
+    {
+      finish (self, SOTER_ERROR_NOT_ENROLLED,
+              "no fingerprint is enrolled on this reader for the user", NULL, NULL);
+      return;
+    }
+  show_prompt (self);
+}
+
+static void
+on_authorized (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SoterRequest *self = data;
+  SoterContext *ctx = self->context;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) fingers = NULL;
+
+  if (!soter_bouncer_check_finish (res, &error))
+    {
+      finish_error (self, error);
+      return;
+    }
+  if (finish_if_cancelled (self))
+    return;
+
+  fingers = soter_prints_list (ctx->prints, self->caller->uid);
+  if (fingers[0] == NULL)
+    {
+      finish (self, SOTER_ERROR_NOT_ENROLLED, "no fingerprint is enrolled for the user",
+              NULL, NULL);
+      return;
+    }
+  self->agent = soter_agents_lookup (ctx->agents, self->caller->uid, self->caller->session);
+  if (!check_can_proceed (self))
+    return;
+
+  soter_reader_claim_async (ctx->reader, self->cancellable, on_reader_claimed, self);
+}
+
+static void
+on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SoterRequest *self = data;
+  g_autoptr(GError) error = NULL;
+
+  self->caller = soter_caller_lookup_finish (res, &error);
+  if (self->caller == NULL)
+    {
+      finish_error (self, error);
+      return;
+    }
+  self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
+  soter_bouncer_check_async (self->sender, SOTER_ACTION_AUTHENTICATE, self->cancellable,
+                             on_authorized, self);
+}
+
+void
+soter_request_start (SoterRequest *self)
+{
+  SoterContext *ctx = self->context;
+  g_autoptr(GError) error = NULL;
+  const char *available[] = { SOTER_MODE_FINGERPRINT, NULL };
+
+  /* The arguments first: they cost nothing and touch nothing. */
+  if (!soter_check_challenge (self->challenge, &error) ||
+      !soter_check_auth_content (self->auth_content, &error))
+    {
+      finish_error (self, error);
+      return;
+    }
+  if (ctx->keystore == NULL || soter_reader_get_device (ctx->reader) == NULL)
+    {
+      finish (self, SOTER_ERROR_NOT_SUPPORTED,
+              ctx->keystore == NULL ? "the key store cannot be used"
+                                    : "no fingerprint reader is connected",
+              NULL, NULL);
+      return;
+    }
+  self->mode = soter_choose_mode ((const char *const *) self->modes, available, &error);
+  if (self->mode == NULL)
+    {
+      finish_error (self, error);
+      return;
+    }
+
+  self->watch_id = g_bus_watch_name_on_connection (ctx->connection, self->sender,
+                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                   NULL, on_caller_vanished, self, NULL);
+  self->timeout_id = g_timeout_add_seconds (ctx->config.request_timeout, on_timeout, self);
+  soter_caller_lookup_async (ctx->connection, self->sender, self->cancellable,
+                             on_caller_known, self);
+}
+
+SoterRequest *
+soter_request_new (SoterContext          *context,
+                   GDBusMethodInvocation *invocation,
+                   const char            *challenge,
+                   const char *const     *modes,
+                   const char            *auth_content,
+                   SoterRequestDone       done,
+                   gpointer               user_data)
+{
+  SoterRequest *self = g_new0 (SoterRequest, 1);
+
+  self->context = context;
+  self->invocation = g_object_ref (invocation);
+  self->done = done;
+  self->done_data = user_data;
+  self->id = g_uuid_string_random ();
+  self->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  self->challenge = g_strdup (challenge);
+  self->modes = g_strdupv ((char **) modes);
+  self->auth_content = g_strdup (auth_content);
+  self->cancellable = g_cancellable_new ();
+  return self;
+}
+
+void
+soter_request_free (SoterRequest *self)
+{
+  g_clear_handle_id (&self->timeout_id, g_source_remove);
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  g_clear_object (&self->invocation);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->agent);
+  g_clear_pointer (&self->prints, g_ptr_array_unref);
+  g_clear_pointer (&self->caller, soter_caller_free);
+  g_free (self->app);
+  g_free (self->id);
+  g_free (self->sender);
+  g_free (self->challenge);
+  g_strfreev (self->modes);
+  g_free (self->auth_content);
+  g_free (self->cancel_reason);
+  g_free (self);
+}
