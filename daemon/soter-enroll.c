@@ -26,6 +26,7 @@ struct _SoterEnroll
   FpFinger               finger;
   SoterCaller           *caller;
   GCancellable          *cancellable;
+  SoterReaderTicket     *ticket;       /* our place in line, until we claim */
   FpDevice              *device;
   guint                  watch_id;
   guint                  timeout_id;
@@ -66,6 +67,8 @@ finish (SoterEnroll *self, const char *status, const GError *error)
   else
     emit_status (self, status, TRUE);
 
+  if (self->ticket != NULL)
+    soter_reader_drop_ticket (self->context->reader, g_steal_pointer (&self->ticket));
   if (self->device != NULL)
     {
       self->device = NULL;
@@ -134,8 +137,8 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
 {
   SoterEnroll *self = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(FpPrint) template = NULL;
   g_autofree char *username = NULL;
+  FpPrint *template;
 
   self->device = soter_reader_claim_finish (SOTER_READER (source), res, &error);
   if (self->device == NULL)
@@ -150,6 +153,7 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
 
+  /* A floating reference: fp_device_enroll() sinks it and owns the template. */
   template = fp_print_new (self->device);
   username = g_strdup_printf ("%u", self->caller->uid);
   fp_print_set_finger (template, self->finger);
@@ -172,7 +176,8 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, "enroll-failed", error);
       return;
     }
-  soter_reader_claim_async (self->context->reader, self->cancellable, on_reader_claimed, self);
+  soter_reader_claim_async (self->context->reader, g_steal_pointer (&self->ticket),
+                            self->cancellable, on_reader_claimed, self);
 }
 
 static void
@@ -236,6 +241,9 @@ soter_enroll_start (SoterEnroll *self)
       finish (self, "enroll-failed", error);
       return;
     }
+  /* Our place in line for the reader is taken now, on arrival; the reader
+   * is claimed only once polkit has said yes. */
+  self->ticket = soter_reader_take_ticket (ctx->reader);
   self->watch_id = g_bus_watch_name_on_connection (ctx->connection, self->sender,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    NULL, on_caller_vanished, self, NULL);

@@ -3,19 +3,32 @@
 
 #include "soter-error.h"
 
+struct _SoterReaderTicket
+{
+  GTask *task;  /* NULL until the ticket's holder claims */
+};
+
 struct _SoterReader
 {
   GObject    parent_instance;
 
   FpContext *context;
-  GQueue     waiters;   /* of GTask, oldest first */
+  GQueue     waiters;   /* of SoterReaderTicket, in order of arrival */
   gboolean   busy;      /* a claim is being opened, or is held */
   guint      prune_id;
 };
 
 G_DEFINE_TYPE (SoterReader, soter_reader, G_TYPE_OBJECT)
 
-static void serve_next (SoterReader *self);
+static void   serve_next (SoterReader *self);
+static GTask *pop_ready_waiter (SoterReader *self);
+
+static void
+ticket_free (SoterReaderTicket *ticket)
+{
+  g_clear_object (&ticket->task);
+  g_free (ticket);
+}
 
 FpDevice *
 soter_reader_get_device (SoterReader *self)
@@ -46,18 +59,18 @@ prune_cancelled (gpointer data)
   while (l != NULL)
     {
       GList *next = l->next;
-      GTask *task = l->data;
-      GCancellable *c = g_task_get_cancellable (task);
+      SoterReaderTicket *ticket = l->data;
 
-      if (g_cancellable_is_cancelled (c))
+      if (ticket->task != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (ticket->task)))
         {
           g_queue_delete_link (&self->waiters, l);
-          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+          g_task_return_new_error (ticket->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                    "Cancelled while waiting for the reader");
-          g_object_unref (task);
+          ticket_free (ticket);
         }
       l = next;
     }
+  serve_next (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -91,14 +104,14 @@ on_opened (GObject *source, GAsyncResult *res, gpointer data)
 static void
 serve_next (SoterReader *self)
 {
-  while (!self->busy && !g_queue_is_empty (&self->waiters))
+  while (!self->busy)
     {
-      g_autoptr(GTask) task = g_queue_pop_head (&self->waiters);
-      GCancellable *c = g_task_get_cancellable (task);
+      g_autoptr(GTask) task = pop_ready_waiter (self);
+      GCancellable *cancellable;
       FpDevice *device;
 
-      if (g_task_return_error_if_cancelled (task))
-        continue;
+      if (task == NULL)
+        return;
       device = soter_reader_get_device (self);
       if (device == NULL)
         {
@@ -107,22 +120,42 @@ serve_next (SoterReader *self)
           continue;
         }
       self->busy = TRUE;
-      fp_device_open (device, c, on_opened, g_steal_pointer (&task));
+      cancellable = g_task_get_cancellable (task);
+      fp_device_open (device, cancellable, on_opened, g_steal_pointer (&task));
     }
+}
+
+SoterReaderTicket *
+soter_reader_take_ticket (SoterReader *self)
+{
+  SoterReaderTicket *ticket = g_new0 (SoterReaderTicket, 1);
+
+  g_queue_push_tail (&self->waiters, ticket);
+  return ticket;
+}
+
+void
+soter_reader_drop_ticket (SoterReader *self, SoterReaderTicket *ticket)
+{
+  g_return_if_fail (ticket->task == NULL);
+  g_queue_remove (&self->waiters, ticket);
+  ticket_free (ticket);
+  serve_next (self);
 }
 
 void
 soter_reader_claim_async (SoterReader        *self,
+                          SoterReaderTicket  *ticket,
                           GCancellable       *cancellable,
                           GAsyncReadyCallback callback,
                           gpointer            user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_return_if_fail (ticket->task == NULL);
 
-  g_task_set_source_tag (task, soter_reader_claim_async);
+  ticket->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (ticket->task, soter_reader_claim_async);
   if (cancellable != NULL)
     g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled), self, NULL);
-  g_queue_push_tail (&self->waiters, task);
   serve_next (self);
 }
 
@@ -144,16 +177,46 @@ on_closed (GObject *source, GAsyncResult *res, gpointer data)
   serve_next (self);
 }
 
+/* The first in line, when it has claimed and not been cancelled, taken off
+ * the line; NULL when the line is empty or its first has not claimed yet
+ * (its polkit check may still be running: later arrivals wait for it). */
+static GTask *
+pop_ready_waiter (SoterReader *self)
+{
+  SoterReaderTicket *ticket;
+
+  while ((ticket = g_queue_peek_head (&self->waiters)) != NULL && ticket->task != NULL)
+    {
+      GTask *task = g_steal_pointer (&ticket->task);
+
+      g_queue_pop_head (&self->waiters);
+      ticket_free (ticket);
+      if (!g_task_return_error_if_cancelled (task))
+        return task;
+      g_object_unref (task);
+    }
+  return NULL;
+}
+
 void
 soter_reader_release (SoterReader *self)
 {
   FpDevice *device = soter_reader_get_device (self);
+  g_autoptr(GTask) next = NULL;
 
   g_return_if_fail (self->busy);
   if (device == NULL || !fp_device_is_open (device))
     {
       self->busy = FALSE;
       serve_next (self);
+      return;
+    }
+  /* Someone is waiting: hand the open reader over rather than closing and
+   * reopening it between two requests. */
+  next = pop_ready_waiter (self);
+  if (next != NULL)
+    {
+      g_task_return_pointer (next, g_object_ref (device), g_object_unref);
       return;
     }
   fp_device_close (device, NULL, on_closed, g_object_ref (self));
@@ -175,7 +238,7 @@ soter_reader_finalize (GObject *object)
   SoterReader *self = SOTER_READER (object);
 
   g_clear_handle_id (&self->prune_id, g_source_remove);
-  g_queue_clear_full (&self->waiters, g_object_unref);
+  g_queue_clear_full (&self->waiters, (GDestroyNotify) ticket_free);
   g_clear_object (&self->context);
   G_OBJECT_CLASS (soter_reader_parent_class)->finalize (object);
 }

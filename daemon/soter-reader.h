@@ -1,8 +1,11 @@
 /* soter-reader.h — the fingerprint reader, shared fairly.
  *
- * One request at a time owns the reader: a claim waits in line (first come,
- * first served), opens the device, and lasts until soter_reader_release(),
- * which closes it so that other programs (fprintd) can use it too. */
+ * One request at a time owns the reader. A request takes a ticket when it
+ * arrives, which holds its place in line; it claims the reader with that
+ * ticket once polkit and its other checks have passed, and the claim
+ * completes when every earlier ticket has been served or dropped. The claim
+ * lasts until soter_reader_release(), which hands the open device to the
+ * next in line or closes it so that other programs (fprintd) can use it. */
 #pragma once
 
 #include <fprint.h>
@@ -19,7 +22,16 @@ SoterReader *soter_reader_new (void);
 FpDevice *soter_reader_get_device (SoterReader *self);
 gboolean  soter_reader_is_busy (SoterReader *self);
 
+typedef struct _SoterReaderTicket SoterReaderTicket;
+
+SoterReaderTicket *soter_reader_take_ticket (SoterReader *self);
+/* Gives up a ticket that has not been used to claim. */
+void               soter_reader_drop_ticket (SoterReader       *self,
+                                             SoterReaderTicket *ticket);
+
+/* Uses up @ticket, whatever the outcome. */
 void      soter_reader_claim_async (SoterReader        *self,
+                                    SoterReaderTicket  *ticket,
                                     GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer            user_data);

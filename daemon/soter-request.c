@@ -41,6 +41,7 @@ struct _SoterRequest
   GCancellable          *cancellable;
   SoterDBusAgent        *agent;
   gboolean               prompt_shown;
+  SoterReaderTicket     *ticket;       /* our place in line, until we claim */
   FpDevice              *device;       /* set while the reader is ours */
   GPtrArray             *prints;
   guint                  misses;
@@ -115,6 +116,8 @@ finish (SoterRequest *self, SoterErrorCode code, const char *reason,
   if (self->prompt_shown)
     soter_dbus_agent_call_close_prompt (self->agent, self->id, code, NULL,
                                         log_agent_reply, (gpointer) "ClosePrompt");
+  if (self->ticket != NULL)
+    soter_reader_drop_ticket (self->context->reader, g_steal_pointer (&self->ticket));
   if (self->device != NULL)
     {
       self->device = NULL;
@@ -468,7 +471,8 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
   if (!check_can_proceed (self))
     return;
 
-  soter_reader_claim_async (ctx->reader, self->cancellable, on_reader_claimed, self);
+  soter_reader_claim_async (ctx->reader, g_steal_pointer (&self->ticket), self->cancellable,
+                            on_reader_claimed, self);
 }
 
 static void
@@ -517,6 +521,9 @@ soter_request_start (SoterRequest *self)
       return;
     }
 
+  /* Our place in line for the reader is taken now, on arrival; the reader
+   * is claimed only once polkit has said yes. */
+  self->ticket = soter_reader_take_ticket (ctx->reader);
   self->watch_id = g_bus_watch_name_on_connection (ctx->connection, self->sender,
                                                    G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    NULL, on_caller_vanished, self, NULL);

@@ -6,6 +6,8 @@
  */
 #include "soter-result.h"
 
+#include <string.h>
+
 #include <json-glib/json-glib.h>
 
 #include "soter-error.h"
@@ -84,9 +86,28 @@ builder_to_string (JsonBuilder *builder)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+  GString *fixed;
 
   json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  text = json_generator_to_data (gen, NULL);
+  if (strchr (text, '\x1f') == NULL)
+    return g_steal_pointer (&text);
+
+  /* json-glib 1.6 (Debian 12) escapes control characters below U+001F but
+   * writes U+001F itself raw, which RFC 8259 forbids and strict parsers
+   * (Python's json among them) reject. A raw 0x1F byte can only stand inside
+   * a string of compact output, and never inside a UTF-8 sequence, so
+   * escaping every one is exact. */
+  fixed = g_string_new (NULL);
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if (*p == '\x1f')
+        g_string_append (fixed, "\\u001f");
+      else
+        g_string_append_c (fixed, *p);
+    }
+  return g_string_free (fixed, FALSE);
 }
 
 char *

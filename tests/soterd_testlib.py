@@ -1,0 +1,287 @@
+"""Test harness for soterd: a private system bus, dbusmock's polkitd, the
+libfprint virtual reader, a prompt agent, and soterd itself.
+
+Runs under Debian's /usr/bin/python3 (python3-gi, python3-dbusmock). Nothing
+here sleeps: every wait iterates the GLib main loop until the awaited event,
+bounded by a deadline that fails the test instead of hanging it.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import dbus
+import dbusmock
+from gi.repository import Gio, GLib
+
+BUS_NAME = 'io.github.soterd.Soter1'
+PATH = '/io/github/soterd/Soter1'
+IFACE = 'io.github.soterd.Soter1'
+AGENT_IFACE = 'io.github.soterd.Soter1.Agent'
+ACTIONS = ['io.github.soterd.Soter1.authenticate', 'io.github.soterd.Soter1.enroll']
+
+SOTERD = os.environ.get('SOTERD', os.path.join(os.path.dirname(__file__), '..', 'build',
+                                               'daemon', 'soterd'))
+XML = os.environ.get('SOTER_INTERFACE_XML',
+                     os.path.join(os.path.dirname(__file__), '..', 'dbus-interfaces',
+                                  'io.github.soterd.Soter1.xml'))
+NODE_INFO = Gio.DBusNodeInfo.new_for_xml(open(XML).read())
+DEADLINE = int(os.environ.get('SOTER_TEST_DEADLINE', '30'))
+
+
+def wait_until(predicate, what, deadline=DEADLINE):
+    """Iterates the main loop until predicate() is true; fails after deadline."""
+    ctx = GLib.MainContext.default()
+    expired = []
+    source = GLib.timeout_add_seconds(deadline, lambda: expired.append(True) or False)
+    try:
+        while not predicate():
+            if expired:
+                raise AssertionError(f'timed out after {deadline} s waiting for {what}')
+            ctx.iteration(True)
+    finally:
+        if not expired:
+            GLib.source_remove(source)
+
+
+class Call:
+    """A method call in flight; .reply (a tuple) or .error once it returned."""
+
+    def __init__(self, conn, method, args, reply_type):
+        self.reply = None
+        self.error = None
+        self.done = False
+        self.method = method
+        conn.call(BUS_NAME, PATH, IFACE, method, args,
+                  GLib.VariantType(reply_type) if reply_type else None,
+                  Gio.DBusCallFlags.NONE, 120000, None, self._on_reply)
+
+    def _on_reply(self, conn, res):
+        try:
+            self.reply = conn.call_finish(res).unpack()
+        except GLib.Error as e:
+            self.error = e
+        self.done = True
+
+    def wait(self):
+        wait_until(lambda: self.done, f'the reply to {self.method}')
+        if self.error is not None:
+            raise self.error
+        return self.reply
+
+
+class Agent:
+    """A prompt agent as a desktop would run one, recording what it is told."""
+
+    def __init__(self, conn, path='/test/agent'):
+        self.conn = conn
+        self.path = path
+        self.shown = []     # (request_id, details)
+        self.updates = []   # (request_id, message)
+        self.closed = []    # (request_id, outcome)
+        self.reg_id = conn.register_object(path, NODE_INFO.lookup_interface(AGENT_IFACE),
+                                           self._on_call, None, None)
+
+    def _on_call(self, conn, sender, path, iface, method, params, invocation):
+        args = params.unpack()
+        {'ShowPrompt': self.shown, 'UpdatePrompt': self.updates,
+         'ClosePrompt': self.closed}[method].append(args)
+        invocation.return_value(None)
+
+    def register(self):
+        Call(self.conn, 'RegisterAgent', GLib.Variant('(o)', (self.path,)), None).wait()
+
+    def wait_shown(self, n=1):
+        wait_until(lambda: len(self.shown) >= n, 'ShowPrompt')
+        return self.shown[n - 1][0]
+
+    def wait_closed(self, n=1):
+        wait_until(lambda: len(self.closed) >= n, 'ClosePrompt')
+        return self.closed[n - 1]
+
+    def cancel(self, request_id):
+        Call(self.conn, 'CancelPrompt', GLib.Variant('(s)', (request_id,)), None).wait()
+
+
+class SoterdTestCase(dbusmock.DBusTestCase):
+    """Each test gets a fresh state directory and a fresh soterd."""
+
+    config = {'LockoutSeconds': 30}
+    with_reader = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_system_bus()
+        cls.bus_address = os.environ['DBUS_SYSTEM_BUS_ADDRESS']
+        cls.polkitd, cls.polkitd_obj = cls.spawn_server_template('polkitd', {},
+                                                                 stdout=subprocess.DEVNULL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.polkitd.terminate()
+        cls.polkitd.wait()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.polkitd_obj.SetAllowed(dbus.Array(ACTIONS, signature='s'))
+        self.tmp = tempfile.mkdtemp(prefix='soterd-test-')
+        self.state = os.path.join(self.tmp, 'state')
+        self.socket = os.path.join(self.tmp, 'virtual-reader')
+        self.conf = os.path.join(self.tmp, 'soterd.conf')
+        with open(self.conf, 'w') as f:
+            f.write('[soterd]\n')
+            for k, v in self.config.items():
+                f.write(f'{k}={v}\n')
+        self.daemon = None
+        self.log = open(os.path.join(self.tmp, 'soterd.log'), 'w+')
+        self.start_daemon()
+        self.conn = self.connect()
+        self.agent = Agent(self.connect())
+        self.agent.register()
+
+    def tearDown(self):
+        self.stop_daemon()
+        self.log.seek(0)
+        log = self.log.read()
+        self.log.close()
+        if os.environ.get('SOTER_TEST_SHOW_LOG'):
+            sys.stderr.write(f'--- soterd log of {self.id()}\n{log}')
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertNotIn('CRITICAL', log, 'soterd logged a critical warning')
+
+    # --- the daemon ------------------------------------------------------
+
+    def daemon_env(self):
+        env = dict(os.environ, STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',
+                   FP_DRIVERS_WHITELIST='virtual_device')
+        if self.with_reader:
+            env['FP_VIRTUAL_DEVICE'] = self.socket
+        else:
+            env.pop('FP_VIRTUAL_DEVICE', None)
+        return env
+
+    def start_daemon(self, args=('--no-idle-exit',)):
+        self.daemon = subprocess.Popen([SOTERD, '--config', self.conf, *args],
+                                       env=self.daemon_env(), stdout=self.log,
+                                       stderr=subprocess.STDOUT)
+        self.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)
+
+    def stop_daemon(self):
+        if self.daemon is None:
+            return None
+        if self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+        rc = self.daemon.wait(timeout=DEADLINE)
+        self.daemon = None
+        return rc
+
+    def restart_daemon(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        self.start_daemon()
+        # Agents are per daemon: register again, as a real agent does when
+        # the name reappears.
+        self.agent.register()
+
+    # --- the bus ---------------------------------------------------------
+
+    def connect(self):
+        return Gio.DBusConnection.new_for_address_sync(
+            self.bus_address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def call(self, method, args=None, reply_type=None, conn=None):
+        return Call(conn or self.conn, method, args, reply_type).wait()
+
+    def start_auth(self, challenge='challenge', modes=('fingerPrint',), content='', conn=None):
+        return Call(conn or self.conn, 'StartSoterAuthentication',
+                    GLib.Variant('(sass)', (challenge, list(modes), content)), '(sssus)')
+
+    def get_property(self, name):
+        v = (conn := self.conn).call_sync(BUS_NAME, PATH, 'org.freedesktop.DBus.Properties', 'Get',
+                                          GLib.Variant('(ss)', (IFACE, name)), None,
+                                          Gio.DBusCallFlags.NONE, -1, None)
+        return v.unpack()[0]
+
+    # --- the virtual reader ----------------------------------------------
+
+    def reader(self, command):
+        """One command per connection, no trailing newline (TESTING.md)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.socket)
+        s.sendall(command.encode())
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(1024):
+            pass
+        s.close()
+
+    def miss(self, print_id='someone-else'):
+        """A non-matching scan, then wait for the agent's "try again", as a
+        user would before putting a finger on the reader again."""
+        n = len(self.agent.updates)
+        self.reader(f'SCAN {print_id}')
+        wait_until(lambda: len(self.agent.updates) > n, 'UpdatePrompt after a miss')
+
+    def enroll(self, finger='right-index-finger', print_id='finger-1', conn=None):
+        conn = conn or self.conn
+        statuses = []
+        sub = conn.signal_subscribe(None, IFACE, 'EnrollStatus', PATH, None,
+                                    Gio.DBusSignalFlags.NONE,
+                                    lambda *a: statuses.append(a[5].unpack()), )
+        try:
+            Call(conn, 'Enroll', GLib.Variant('(s)', (finger,)), None).wait()
+            for _ in range(5):
+                self.reader(f'SCAN {print_id}')
+            wait_until(lambda: statuses and statuses[-1][1], 'the end of enrollment')
+        finally:
+            conn.signal_unsubscribe(sub)
+        return statuses
+
+    def authenticate(self, challenge='challenge', print_id='finger-1', content='', conn=None):
+        """A whole successful-path authentication: start, wait for the prompt, scan."""
+        call = self.start_auth(challenge, content=content, conn=conn)
+        n = len(self.agent.shown) + 1
+        self.agent.wait_shown(n)
+        self.reader(f'SCAN {print_id}')
+        return call.wait()
+
+    # --- keys and signatures ---------------------------------------------
+
+    def write(self, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'wb') as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def openssl_verify(self, pub_pem, data, signature_b64):
+        """SPEC §6's reference check, with the openssl command line."""
+        import base64
+        pub = self.write('pub.pem', pub_pem + '\n')
+        sig = self.write('sig.bin', base64.b64decode(signature_b64, validate=True))
+        dat = self.write('data', data.encode())
+        r = subprocess.run(['openssl', 'dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss',
+                            '-sigopt', 'rsa_pss_saltlen:20', '-sigopt', 'rsa_mgf1_md:sha256',
+                            '-verify', pub, '-signature', sig, dat],
+                           capture_output=True, text=True)
+        return r.returncode == 0 and 'Verified OK' in r.stdout
+
+    def keys(self):
+        pem, cpu_id, tee_n, tee_v = self.call('GetDeviceKey', reply_type='(ssss)')
+        ask_json, ask_sig = self.call('GetAppSecureKey', reply_type='(ss)')
+        auth_json, auth_sig = self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        return {'device': pem, 'cpu_id': cpu_id, 'tee_n': tee_n, 'tee_v': tee_v,
+                'ask_json': ask_json, 'ask_sig': ask_sig,
+                'auth_json': auth_json, 'auth_sig': auth_sig,
+                'ask_pub': json.loads(ask_json)['pub_key'],
+                'auth_pub': json.loads(auth_json)['pub_key']}
+
+    def daemon_log(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()

@@ -1,0 +1,429 @@
+#!/usr/bin/python3
+"""soterd on a private system bus, with dbusmock's polkitd, libfprint's
+virtual reader and a test prompt agent: what an app, an agent and a relying
+party would each check."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import dbus
+
+from gi.repository import GLib
+
+sys.path.insert(0, os.path.dirname(__file__))
+import taprunner  # noqa: E402
+from soterd_testlib import (ACTIONS, Agent, Call, SoterdTestCase,  # noqa: E402
+                            wait_until)
+
+OK_MSG = 'startSoterAuthentication:ok'
+FAIL = 'startSoterAuthentication:fail '
+
+
+class TestAuthentication(SoterdTestCase):
+    def test_enroll_then_authenticate_and_verify_the_key_chain(self):
+        statuses = self.enroll()
+        self.assertEqual(statuses[-1], ('enroll-completed', True))
+        self.assertEqual([s for s, _ in statuses[:-1]], ['enroll-stage-passed'] * 5)
+
+        keys = self.keys()
+        mode, result, sig, code, msg = self.authenticate('order-4711',
+                                                         content='Pay 12.00 EUR')
+        self.assertEqual((code, msg, mode), (0, OK_MSG, 'fingerPrint'))
+
+        # The whole chain, with the openssl command line.
+        self.assertTrue(self.openssl_verify(keys['auth_pub'], result, sig),
+                        'resultJSON does not verify against the auth key')
+        self.assertTrue(self.openssl_verify(keys['ask_pub'], keys['auth_json'], keys['auth_sig']),
+                        'the auth key does not verify against the app secure key')
+        self.assertTrue(self.openssl_verify(keys['device'], keys['ask_json'], keys['ask_sig']),
+                        'the app secure key does not verify against the device key')
+
+        # One changed byte must break it.
+        self.assertFalse(self.openssl_verify(keys['auth_pub'], result.replace('4711', '4712'), sig))
+
+        # The prompt the agent saw.
+        request_id, details = self.agent.shown[0]
+        self.assertEqual(details['auth_content'], 'Pay 12.00 EUR')
+        self.assertEqual(details['uid'], os.getuid())
+        self.assertEqual(details['modes'], ['fingerPrint'])
+        self.assertEqual(details['app_id'], os.path.realpath(sys.executable))
+        self.assertEqual(self.agent.wait_closed(), (request_id, 0))
+
+    def test_result_json_has_every_spec_key_with_the_right_type(self):
+        self.enroll()
+        keys = self.keys()
+        _, result, _, code, _ = self.authenticate('abc')
+        self.assertEqual(code, 0)
+        # Parsed by Debian's python3 in a process of its own, as a server would.
+        parsed = subprocess.run(['/usr/bin/python3', '-c',
+                                 'import json,sys; print(json.dumps(json.loads(sys.stdin.read())))'],
+                                input=result, capture_output=True, text=True, check=True)
+        doc = json.loads(parsed.stdout)
+        self.assertEqual(list(doc), ['raw', 'fid', 'counter', 'tee_n', 'tee_v', 'fp_n', 'fp_v',
+                                     'cpu_id', 'uid'])
+        for key in doc:
+            self.assertIsInstance(doc[key], int if key == 'counter' else str, key)
+        self.assertEqual(doc['raw'], 'abc')
+        self.assertEqual(doc['fid'], '7')  # FP_FINGER_RIGHT_INDEX
+        self.assertEqual(doc['uid'], str(os.getuid()))
+        self.assertEqual(doc['tee_n'], 'soterd-software')
+        self.assertEqual(doc['fp_n'], 'virtual_device')
+        fp_v = subprocess.run(['pkg-config', '--modversion', 'libfprint-2'], capture_output=True,
+                              text=True).stdout.strip()
+        self.assertEqual(doc['fp_v'], fp_v)
+
+        # cpu_id: SHA-256 of the device key's DER SubjectPublicKeyInfo.
+        der = subprocess.run(['openssl', 'pkey', '-pubin', '-outform', 'DER'],
+                             input=(keys['device'] + '\n').encode(), capture_output=True,
+                             check=True).stdout
+        self.assertEqual(doc['cpu_id'], hashlib.sha256(der).hexdigest())
+        self.assertEqual(keys['cpu_id'], doc['cpu_id'])
+        self.assertEqual((keys['tee_n'], keys['tee_v']), (doc['tee_n'], doc['tee_v']))
+
+        # key_json in Tencent's shape, and counters in order of making.
+        ask, auth = json.loads(keys['ask_json']), json.loads(keys['auth_json'])
+        for k in (ask, auth):
+            self.assertEqual(list(k), ['pub_key', 'cpu_id', 'counter', 'uid'])
+            self.assertTrue(k['pub_key'].startswith('-----BEGIN PUBLIC KEY-----\n'))
+            self.assertTrue(k['pub_key'].endswith('\n-----END PUBLIC KEY-----'))
+            self.assertEqual((k['cpu_id'], k['uid']), (doc['cpu_id'], doc['uid']))
+        self.assertLess(ask['counter'], auth['counter'])
+        self.assertLess(auth['counter'], doc['counter'])
+
+    def test_raw_round_trips_any_challenge(self):
+        self.enroll()
+        keys = self.keys()
+        challenges = [
+            'say "hello"', 'back\\slash \\" \\u0041', 'line\nbreak\r\n', 'tab\there',
+            'ctl \x01\x07\x1b\x1f\x7f', 'emoji 🔐👍🏽', '中文挑战 日本語 한국어', '</script>&<',
+            'a' * 512,
+        ]
+        for n, challenge in enumerate(challenges, 1):
+            _, result, sig, code, msg = self.authenticate(challenge)
+            self.assertEqual(code, 0, msg)
+            self.assertEqual(json.loads(result)['raw'], challenge)
+            self.assertTrue(self.openssl_verify(keys['auth_pub'], result, sig), repr(challenge))
+
+    def test_counter_strictly_increases_across_restart(self):
+        self.enroll()
+        counters = []
+        for _ in range(3):
+            counters.append(json.loads(self.authenticate()[1])['counter'])
+        self.restart_daemon()
+        for _ in range(2):
+            counters.append(json.loads(self.authenticate()[1])['counter'])
+        self.assertEqual(counters, sorted(set(counters)))
+
+    def test_retry_is_shown_to_the_agent_and_not_counted_as_a_miss(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.reader('RETRY 2')
+        wait_until(lambda: self.agent.updates, 'UpdatePrompt')
+        self.assertIn('Center your finger', self.agent.updates[0][1])
+        self.reader('SCAN finger-1')
+        self.assertEqual(call.wait()[3], 0)
+
+    def test_properties_and_support(self):
+        self.assertEqual(self.get_property('SupportedModes'), ['fingerPrint'])
+        self.assertEqual(self.get_property('TeeName'), 'soterd-software')
+        self.assertRegex(self.get_property('Version'), r'^\d+\.\d+\.\d+$')
+        self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'),
+                         (['fingerPrint'],))
+
+    def test_is_enrolled_list_and_delete(self):
+        check = lambda mode: self.call('CheckIsSoterEnrolledInDevice',  # noqa: E731
+                                       GLib.Variant('(s)', (mode,)), '(bus)')
+        self.assertEqual(check('fingerPrint'), (False, 0, 'checkIsSoterEnrolledInDevice:ok'))
+        self.enroll('left-thumb', 'thumb')
+        self.enroll('', 'index')  # "" is right-index-finger
+        self.assertEqual(check('fingerPrint'), (True, 0, 'checkIsSoterEnrolledInDevice:ok'))
+        self.assertEqual(check('facial')[:2], (False, 90003))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'),
+                         (['left-thumb', 'right-index-finger'],))
+        self.call('DeleteEnrolledFinger', GLib.Variant('(s)', ('left-thumb',)))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'),
+                         (['right-index-finger'],))
+        with self.assertRaisesRegex(GLib.Error, 'NotEnrolled'):
+            self.call('DeleteEnrolledFinger', GLib.Variant('(s)', ('left-thumb',)))
+        with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
+            self.call('DeleteEnrolledFinger', GLib.Variant('(s)', ('left-toe',)))
+
+    def test_auth_keys_per_scene(self):
+        default = self.call('GetAuthKey', GLib.Variant('(s)', ('default',)), '(ss)')
+        self.assertEqual(self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)'), default)
+        other = self.call('GetAuthKey', GLib.Variant('(s)', ('payments',)), '(ss)')
+        self.assertNotEqual(json.loads(other[0])['pub_key'], json.loads(default[0])['pub_key'])
+        with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('../../device',)), '(ss)')
+        # Keys are stable: asking again gives the same key and signature.
+        self.assertEqual(self.call('GetAuthKey', GLib.Variant('(s)', ('payments',)), '(ss)'), other)
+
+    def test_state_files_are_private(self):
+        self.enroll()
+        self.keys()
+        for root, dirs, files in os.walk(self.state):
+            for name in files:
+                mode = os.stat(os.path.join(root, name)).st_mode & 0o777
+                self.assertEqual(mode, 0o600, os.path.join(root, name))
+                self.assertFalse(name.startswith('.') or '~' in name, f'left-over {name}')
+            for name in dirs:
+                self.assertEqual(os.stat(os.path.join(root, name)).st_mode & 0o077, 0, name)
+
+    def test_private_keys_never_reach_the_log(self):
+        self.enroll()
+        self.keys()
+        self.authenticate()
+        self.assertNotIn('PRIVATE KEY', self.daemon_log())
+
+
+class TestErrors(SoterdTestCase):
+    config = {'LockoutAttempts': 5, 'LockoutSeconds': 2, 'RequestTimeout': 60}
+
+    def assert_fails(self, call, code, msg_part=''):
+        mode, result, sig, err, msg = call.wait() if isinstance(call, Call) else call
+        self.assertEqual(err, code, msg)
+        self.assertTrue(msg.startswith(FAIL), msg)
+        self.assertIn(msg_part, msg)
+        self.assertEqual((result, sig), ('', ''))
+        return msg
+
+    def test_90002_polkit_denied_before_the_reader(self):
+        self.enroll()
+        self.polkitd_obj.SetAllowed(dbus.Array([], signature='s'))
+        self.assert_fails(self.start_auth(), 90002, 'authorize')
+        self.assertEqual(self.agent.shown, [])
+        with self.assertRaisesRegex(GLib.Error, 'NotAuthorized'):
+            self.call('GetAppSecureKey', reply_type='(ss)')
+        with self.assertRaisesRegex(GLib.Error, 'NotAuthorized'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        with self.assertRaisesRegex(GLib.Error, 'NotAuthorized'):
+            self.call('Enroll', GLib.Variant('(s)', ('',)))
+
+    def test_90003_modes(self):
+        for modes in ([], ['speech'], ['facial'], ['bogus'], ['FINGERPRINT']):
+            self.assert_fails(self.start_auth(modes=modes), 90003, 'mode')
+        self.assertEqual(self.agent.shown, [])
+
+    def test_90004_challenge(self):
+        self.assert_fails(self.start_auth(''), 90004, 'empty')
+        self.assert_fails(self.start_auth('x' * 513), 90004, '512')
+        self.assert_fails(self.start_auth('挑' * 513), 90004, '512')
+        # Invalid UTF-8 cannot cross the bus at all: the bus daemon refuses
+        # the message, so soterd never sees it (the unit tests cover the check).
+        self.assertEqual(self.agent.shown, [])
+
+    def test_90005_auth_content_counts_characters(self):
+        self.enroll()
+        self.assert_fails(self.start_auth(content='请' * 43), 90005, '42')
+        self.assert_fails(self.start_auth(content='x' * 43), 90005, '42')
+        _, _, _, code, _ = self.authenticate(content='请' * 42)
+        self.assertEqual(code, 0)
+
+    def test_90007_no_agent_means_no_finger_read(self):
+        self.enroll()
+        self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)),
+                  conn=self.agent.conn)
+        self.assert_fails(self.start_auth(), 90007,
+                          'no prompt agent is registered for the session')
+        self.assertEqual(self.agent.shown, [])
+
+    def test_90007_request_timeout(self):
+        self.enroll()
+        self.restart_with_config(RequestTimeout=1)
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.assert_fails(call, 90007, 'timed out')
+        self.assertEqual(self.agent.wait_closed()[1], 90007)
+
+    def test_90007_one_pending_request_per_caller(self):
+        self.enroll()
+        first = self.start_auth()
+        self.agent.wait_shown()
+        self.assert_fails(self.start_auth(), 90007, 'already in progress')
+        self.reader('SCAN finger-1')
+        self.assertEqual(first.wait()[3], 0)
+
+    def test_90008_cancel_from_the_app(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.call('CancelSoterAuthentication')
+        self.assert_fails(call, 90008, 'app cancelled')
+        self.assertEqual(self.agent.wait_closed()[1], 90008)
+
+    def test_90008_cancel_from_the_agent(self):
+        self.enroll()
+        call = self.start_auth()
+        request_id = self.agent.wait_shown()
+        self.agent.cancel(request_id)
+        self.assert_fails(call, 90008, 'user cancelled')
+
+    def test_cancel_prompt_only_by_the_agent_that_shows_it(self):
+        self.enroll()
+        call = self.start_auth()
+        request_id = self.agent.wait_shown()
+        with self.assertRaisesRegex(GLib.Error, 'AccessDenied'):
+            self.call('CancelPrompt', GLib.Variant('(s)', (request_id,)))
+        self.reader('SCAN finger-1')
+        self.assertEqual(call.wait()[3], 0)
+
+    def test_90008_agent_leaving_the_bus_cancels(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.agent.conn.close_sync(None)
+        self.assert_fails(call, 90008, 'prompt agent left')
+
+    def test_90009_three_misses_each_shown_to_the_agent(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.miss()
+        self.miss()
+        self.reader('SCAN someone-else')
+        self.assert_fails(call, 90009, 'not recognized')
+        self.assertEqual(len(self.agent.updates), 2)
+        self.assertIn('Not recognized', self.agent.updates[0][1])
+        self.assertEqual(self.agent.wait_closed()[1], 90009)
+
+    def test_90010_lockout_survives_restart_and_expires(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.miss()
+        self.miss()
+        self.reader('SCAN wrong')
+        self.assert_fails(call, 90009)
+        call = self.start_auth()
+        self.agent.wait_shown(2)
+        self.miss()
+        self.reader('SCAN wrong')
+        self.assert_fails(call, 90010, 'too many failed attempts')
+
+        self.restart_daemon()
+        msg = self.assert_fails(self.start_auth(), 90010, 'locked until')
+        self.assertEqual(len(self.agent.shown), 2, 'a locked request must not prompt')
+
+        # Wait for the moment the daemon named, then the uid may try again.
+        until = GLib.DateTime.new_from_iso8601(msg.rsplit(' ', 1)[1], None).to_unix()
+        wait_until(lambda: GLib.DateTime.new_now_utc().to_unix() > until, 'the lock-out to end')
+        _, _, _, code, _ = self.authenticate()
+        self.assertEqual(code, 0)
+
+    def test_90010_a_match_resets_the_misses(self):
+        self.enroll()
+        for _ in range(3):
+            call = self.start_auth()
+            self.agent.wait_shown(len(self.agent.shown) + 1)
+            self.miss()
+            self.miss()
+            self.reader('SCAN finger-1')
+            self.assertEqual(call.wait()[3], 0)
+
+    def test_90011_nothing_enrolled(self):
+        self.assert_fails(self.start_auth(), 90011, 'enrolled')
+        self.assertEqual(self.agent.shown, [])
+
+    def restart_with_config(self, **config):
+        self.stop_daemon()
+        with open(self.conf, 'a') as f:
+            for k, v in config.items():
+                f.write(f'{k}={v}\n')
+        self.start_daemon()
+        self.agent.register()
+
+
+class TestNoReader(SoterdTestCase):
+    with_reader = False
+
+    def test_90001_without_a_reader(self):
+        self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'), ([],))
+        self.assertEqual(self.get_property('SupportedModes'), [])
+        _, _, _, code, msg = self.start_auth().wait()
+        self.assertEqual(code, 90001)
+        self.assertIn('no fingerprint reader', msg)
+
+
+class TestCallers(SoterdTestCase):
+    def test_caller_leaving_frees_the_reader_for_the_next(self):
+        self.enroll()
+        leaving = self.connect()
+        self.start_auth(conn=leaving)
+        first_id = self.agent.wait_shown()
+        leaving.close_sync(None)
+        self.assertEqual(self.agent.wait_closed(), (first_id, 90008))
+
+        _, _, _, code, _ = self.authenticate()
+        self.assertEqual(code, 0)
+
+    def test_callers_queue_for_the_reader_in_order(self):
+        self.enroll()
+        conns = [self.connect() for _ in range(3)]
+        calls = [self.start_auth(f'caller-{i}', conn=c) for i, c in enumerate(conns)]
+        for n in range(1, 4):
+            self.agent.wait_shown(n)
+            # Only one prompt at a time: the others wait for the reader.
+            self.assertEqual(len(self.agent.shown), n)
+            self.reader('SCAN finger-1')
+            self.assertEqual(json.loads(calls[n - 1].wait()[1])['raw'], f'caller-{n - 1}')
+
+    def test_cancel_while_waiting_for_the_reader(self):
+        self.enroll()
+        other = self.connect()
+        first = self.start_auth()
+        self.agent.wait_shown()
+        second = self.start_auth(conn=other)
+        self.call('CancelSoterAuthentication', conn=other)
+        self.assertEqual(second.wait()[3], 90008)
+        self.reader('SCAN finger-1')
+        self.assertEqual(first.wait()[3], 0)
+        self.assertEqual(len(self.agent.shown), 1)
+
+    def test_enroll_caller_leaving_frees_the_reader(self):
+        leaving = self.connect()
+        Call(leaving, 'Enroll', GLib.Variant('(s)', ('',)), None).wait()
+        leaving.close_sync(None)
+        # The reader is free again: a new enrollment gets it and completes.
+        self.assertEqual(self.enroll()[-1], ('enroll-completed', True))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'),
+                         (['right-index-finger'],))
+
+    def test_agent_unregister_and_foreign_unregister(self):
+        with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
+            self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)))
+        self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)), conn=self.agent.conn)
+
+
+class TestLifecycle(SoterdTestCase):
+    config = {'IdleTimeout': 1}
+
+    def test_sigterm_answers_pending_requests_and_exits_cleanly(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.assertEqual(self.stop_daemon(), 0)
+        _, _, _, code, msg = call.wait()
+        self.assertEqual((code, msg), (90007, FAIL + 'soterd is shutting down'))
+
+    def test_idle_exit_and_agents_keep_it_alive(self):
+        self.stop_daemon()
+        self.start_daemon(args=())
+        self.agent.register()
+        self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)), conn=self.agent.conn)
+        # With nothing registered and nothing pending it exits on its own.
+        self.assertEqual(self.daemon.wait(timeout=30), 0)
+        self.assertIn('Idle for 1 s, exiting', self.daemon_log())
+        self.daemon = None
+
+    def test_version(self):
+        from soterd_testlib import SOTERD
+        out = subprocess.run([SOTERD, '--version'], capture_output=True, text=True, check=True)
+        self.assertRegex(out.stdout, r'^soterd \d+\.\d+\.\d+\n$')
+
+
+if __name__ == '__main__':
+    taprunner.main(sys.modules[__name__])
