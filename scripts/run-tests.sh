@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what is missing, builds soterd warning-free, and runs every test:
+# the GTest unit tests and the integration suite (private system bus,
+# dbusmock's polkitd, libfprint's virtual reader). Ends with the line
+# 'N passed, N failed, N skipped' counting individual test cases.
+#
+#   scripts/run-tests.sh [MESON TEST ARGS…]     e.g. --suite unit
+# BUILD_DIR (default build) selects the build directory.
+set -eu
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+
+BUILD_DIR=${BUILD_DIR:-build}
+if [ -f "$BUILD_DIR/build.ninja" ]; then
+  meson configure "$BUILD_DIR" -Dwerror=true >/dev/null
+else
+  meson setup "$BUILD_DIR" -Dwerror=true >/dev/null
+fi
+meson compile -C "$BUILD_DIR"
+
+rc=0
+meson test -C "$BUILD_DIR" --print-errorlogs "$@" || rc=$?
+/usr/bin/python3 scripts/summarize-tests.py "$BUILD_DIR/meson-logs" || rc=1
+exit $rc

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Counts individual test cases from meson's logs and prints the closing line
+'N passed, N failed, N skipped'.
+
+Each TAP subtest (a GTest case, a Python test method) is one case. A test
+program that crashed or timed out without reporting a failing case counts as
+one failed case more, so a crash can never read as a pass."""
+
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+logs = sys.argv[1] if len(sys.argv) > 1 else 'build/meson-logs'
+passed = failed = skipped = 0
+failed_suites = set()
+
+tree = ET.parse(os.path.join(logs, 'testlog.junit.xml'))
+for suite in tree.getroot().iter('testsuite'):
+    for case in suite.iter('testcase'):
+        if case.find('failure') is not None or case.find('error') is not None:
+            failed += 1
+            failed_suites.add(suite.get('name'))
+            print(f"FAILED: {suite.get('name')}: {case.get('name')}")
+        elif case.find('skipped') is not None:
+            skipped += 1
+        else:
+            passed += 1
+
+with open(os.path.join(logs, 'testlog.json')) as f:
+    for line in f:
+        t = json.loads(line)
+        if t['result'] in ('OK', 'SKIP', 'EXPECTEDFAIL'):
+            continue
+        name = f"{t.get('project', 'soterd')}.{t['name']}"
+        if not any(s.endswith(t['name']) for s in failed_suites):
+            failed += 1
+            print(f"FAILED: {name}: the test program ended with {t['result']}")
+
+print(f'{passed} passed, {failed} failed, {skipped} skipped')
+sys.exit(1 if failed else 0)

@@ -1,0 +1,276 @@
+/* Unit tests: the file key store and the lock-out file. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "soter-error.h"
+#include "soter-keystore.h"
+#include "soter-lockout.h"
+
+typedef struct {
+  char *dir;
+} Fixture;
+
+static void
+setup (Fixture *fx, gconstpointer data)
+{
+  fx->dir = g_dir_make_tmp ("soterd-unit-XXXXXX", NULL);
+  g_assert_nonnull (fx->dir);
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr(GFile) f = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) e = g_file_enumerate_children (f, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                            G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                            NULL, NULL);
+  GFileInfo *info;
+
+  while (e != NULL && (info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        rm_rf (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+static void
+teardown (Fixture *fx, gconstpointer data)
+{
+  rm_rf (fx->dir);
+  g_free (fx->dir);
+}
+
+/* Verifies like a relying party: RSA-PSS, SHA-256, MGF1-SHA-256, salt 20. */
+static gboolean
+pss_verify (const char *pub_pem, const char *data, const char *sig_b64)
+{
+  BIO *bio = BIO_new_mem_buf (pub_pem, -1);
+  EVP_PKEY *pkey = PEM_read_bio_PUBKEY (bio, NULL, NULL, NULL);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  EVP_PKEY_CTX *pctx = NULL;
+  gsize siglen;
+  g_autofree guchar *sig = g_base64_decode (sig_b64, &siglen);
+  gboolean ok;
+
+  g_assert_nonnull (pkey);
+  ok = EVP_DigestVerifyInit (md, &pctx, EVP_sha256 (), NULL, pkey) == 1 &&
+       EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+       EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, 20) == 1 &&
+       EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) == 1 &&
+       EVP_DigestVerify (md, sig, siglen, (const guchar *) data, strlen (data)) == 1;
+  EVP_MD_CTX_free (md);
+  EVP_PKEY_free (pkey);
+  BIO_free (bio);
+  return ok;
+}
+
+static char *
+json_string (const char *json, const char *member)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
+  return g_strdup (json_object_get_string_member (
+    json_node_get_object (json_parser_get_root (parser)), member));
+}
+
+static gint64
+json_int (const char *json, const char *member)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
+  return json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), member);
+}
+
+static void
+test_device_key_persists (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) again = NULL;
+  g_autofree char *path = g_build_filename (fx->dir, "keys", "device.pem", NULL);
+  struct stat st;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (soter_keystore_get_cpu_id (ks)), ==, 64);
+  g_assert_true (g_str_has_prefix (soter_keystore_get_device_key_pem (ks),
+                                   "-----BEGIN PUBLIC KEY-----\n"));
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  again = soter_keystore_new (fx->dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (soter_keystore_get_cpu_id (again), ==, soter_keystore_get_cpu_id (ks));
+}
+
+static void
+test_counter_increases_and_persists (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) again = NULL;
+  guint64 a, b, c;
+
+  g_assert_true (soter_keystore_next_counter (ks, &a, &error));
+  g_assert_true (soter_keystore_next_counter (ks, &b, &error));
+  g_assert_cmpuint (b, ==, a + 1);
+  g_clear_object (&ks);
+
+  again = soter_keystore_new (fx->dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (soter_keystore_next_counter (again, &c, &error));
+  g_assert_cmpuint (c, >, b);
+}
+
+static void
+test_corrupt_counter_is_refused (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autofree char *path = g_build_filename (fx->dir, "keys", "counter", NULL);
+  g_autoptr(SoterKeystore) again = NULL;
+  guint64 v;
+
+  g_assert_true (soter_keystore_next_counter (ks, &v, &error));
+  g_assert_true (g_file_set_contents (path, "garbage", -1, NULL));
+  /* Starting again from 0 would hand out old counter values: refuse. */
+  again = soter_keystore_new (fx->dir, &error);
+  g_assert_null (again);
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "corrupt"));
+}
+
+static void
+test_key_chain_verifies (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autofree char *ask_json = NULL, *ask_sig = NULL, *auth_json = NULL, *auth_sig = NULL;
+  g_autofree char *ask_pub = NULL, *auth_pub = NULL, *sig = NULL;
+  g_autofree char *again_json = NULL, *again_sig = NULL;
+  const char *msg = "{\"raw\":\"x\"}";
+
+  g_assert_true (soter_keystore_get_app_key (ks, "1000", 1000, &ask_json, &ask_sig, &error));
+  g_assert_true (soter_keystore_get_auth_key (ks, "1000", 1000, "default", &auth_json, &auth_sig,
+                                              &error));
+  sig = soter_keystore_sign (ks, "1000", 1000, "default", msg, strlen (msg), &error);
+  g_assert_no_error (error);
+
+  ask_pub = json_string (ask_json, "pub_key");
+  auth_pub = json_string (auth_json, "pub_key");
+  g_assert_true (pss_verify (soter_keystore_get_device_key_pem (ks), ask_json, ask_sig));
+  g_assert_true (pss_verify (ask_pub, auth_json, auth_sig));
+  g_assert_true (pss_verify (auth_pub, msg, sig));
+  g_assert_false (pss_verify (auth_pub, "{\"raw\":\"y\"}", sig));
+  g_assert_false (pss_verify (ask_pub, msg, sig));
+
+  g_assert_cmpstr (json_string (ask_json, "uid"), ==, "1000");
+  g_assert_cmpstr (json_string (ask_json, "cpu_id"), ==, soter_keystore_get_cpu_id (ks));
+  g_assert_cmpint (json_int (ask_json, "counter"), <, json_int (auth_json, "counter"));
+
+  /* Stable: the same key and signature next time. */
+  g_assert_true (soter_keystore_get_auth_key (ks, "1000", 1000, "default", &again_json,
+                                              &again_sig, &error));
+  g_assert_cmpstr (again_json, ==, auth_json);
+  g_assert_cmpstr (again_sig, ==, auth_sig);
+}
+
+static void
+test_apps_have_their_own_keys (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autofree char *a = NULL, *as = NULL, *b = NULL, *bs = NULL;
+  g_autofree char *app_b = soter_keystore_app_name (1000, "org.example.App");
+
+  g_assert_cmpstr (app_b, ==, "1000-org.example.App");
+  g_assert_true (soter_keystore_get_app_key (ks, "1000", 1000, &a, &as, &error));
+  g_assert_true (soter_keystore_get_app_key (ks, app_b, 1000, &b, &bs, &error));
+  g_assert_cmpstr (json_string (a, "pub_key"), !=, json_string (b, "pub_key"));
+}
+
+static void
+test_scene_names (Fixture *fx, gconstpointer data)
+{
+  const char *bad[] = { "", ".", "..", "../device", "a/b", ".hidden", "sp ace", "é" };
+
+  g_assert_true (soter_keystore_check_scene ("default", NULL));
+  g_assert_true (soter_keystore_check_scene ("pay_v2.1-x", NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_assert_false (soter_keystore_check_scene (bad[i], &error));
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+    }
+}
+
+static void
+test_lockout (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterLockout) lo = soter_lockout_new (fx->dir, 3, 3600, &error);
+  g_autoptr(SoterLockout) again = NULL;
+  gboolean locked = TRUE;
+  gint64 until;
+
+  g_assert_no_error (error);
+  g_assert_true (soter_lockout_record_miss (lo, 1000, &locked, &error));
+  g_assert_false (locked);
+  g_assert_true (soter_lockout_record_match (lo, 1000, &error)); /* resets */
+  g_assert_true (soter_lockout_record_miss (lo, 1000, &locked, &error));
+  g_assert_true (soter_lockout_record_miss (lo, 1000, &locked, &error));
+  g_assert_false (locked);
+  g_assert_false (soter_lockout_is_locked (lo, 1000, NULL));
+  g_assert_true (soter_lockout_record_miss (lo, 1000, &locked, &error));
+  g_assert_true (locked);
+  g_assert_true (soter_lockout_is_locked (lo, 1000, &until));
+  g_assert_cmpint (until, >, g_get_real_time () + (gint64) 3500 * G_USEC_PER_SEC);
+  g_assert_false (soter_lockout_is_locked (lo, 1001, NULL)); /* per uid */
+
+  /* Kept across a restart. */
+  again = soter_lockout_new (fx->dir, 3, 3600, &error);
+  g_assert_true (soter_lockout_is_locked (again, 1000, NULL));
+}
+
+static void
+test_lockout_expires (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterLockout) lo = soter_lockout_new (fx->dir, 1, 0, &error);
+  gboolean locked = FALSE;
+
+  g_assert_true (soter_lockout_record_miss (lo, 5, &locked, &error));
+  g_assert_true (locked);
+  /* A zero-second lock-out has already ended. */
+  g_assert_false (soter_lockout_is_locked (lo, 5, NULL));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
+  ADD ("/keystore/device-key-persists", test_device_key_persists);
+  ADD ("/keystore/counter-increases-and-persists", test_counter_increases_and_persists);
+  ADD ("/keystore/corrupt-counter-is-refused", test_corrupt_counter_is_refused);
+  ADD ("/keystore/key-chain-verifies", test_key_chain_verifies);
+  ADD ("/keystore/apps-have-their-own-keys", test_apps_have_their_own_keys);
+  ADD ("/keystore/scene-names", test_scene_names);
+  ADD ("/lockout/misses-lock-and-persist", test_lockout);
+  ADD ("/lockout/expires", test_lockout_expires);
+#undef ADD
+  return g_test_run ();
+}
