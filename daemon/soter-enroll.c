@@ -259,7 +259,7 @@ soter_enroll_new (SoterContext *context, GDBusMethodInvocation *invocation,
   SoterEnroll *self = g_new0 (SoterEnroll, 1);
 
   self->context = context;
-  self->invocation = g_object_ref (invocation);
+  self->invocation = invocation; /* the handler's reference, consumed by the reply */
   self->done = done;
   self->done_data = user_data;
   self->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));

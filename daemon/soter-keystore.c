@@ -12,6 +12,10 @@
  *
  * Private key bytes only pass through OpenSSL's secure-memory BIOs and
  * buffers that are cleansed before they are freed.
+ *
+ * Key generation takes a noticeable time, so callers run key store
+ * operations in a worker thread; a (recursive) lock makes each public
+ * operation atomic with respect to the others.
  */
 #include "soter-keystore.h"
 
@@ -45,6 +49,7 @@ struct _SoterKeystore
   char    *device_pub_pem;
   char    *cpu_id;
   guint64  counter;
+  GRecMutex lock;
 };
 
 G_DEFINE_TYPE (SoterKeystore, soter_keystore, G_TYPE_OBJECT)
@@ -252,6 +257,7 @@ load_counter (SoterKeystore *self, GError **error)
 gboolean
 soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *text = NULL;
 
   /* Advance in memory first: a value whose write failed is never handed out
@@ -381,6 +387,7 @@ gboolean
 soter_keystore_get_app_key (SoterKeystore *self, const char *app, guint32 uid,
                             char **out_key_json, char **out_signature, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(EVP_PKEY) pkey = load_app_key (self, app, uid, out_key_json, out_signature, error);
   return pkey != NULL;
 }
@@ -390,6 +397,7 @@ soter_keystore_get_auth_key (SoterKeystore *self, const char *app, guint32 uid,
                              const char *scene, char **out_key_json,
                              char **out_signature, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(EVP_PKEY) pkey = NULL;
 
   if (!soter_keystore_check_scene (scene, error))
@@ -402,6 +410,7 @@ char *
 soter_keystore_sign (SoterKeystore *self, const char *app, guint32 uid,
                      const char *scene, const char *data, gsize len, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
@@ -413,6 +422,159 @@ soter_keystore_sign (SoterKeystore *self, const char *app, guint32 uid,
     return NULL;
   return pss_sign (pkey, data, len, error);
 }
+
+/* ---- in a worker thread ------------------------------------------- */
+
+typedef struct {
+  char             *app;
+  guint32           uid;
+  char             *scene;
+  SoterResultFields fields;   /* strings owned by the job */
+  char             *json;     /* results */
+  char             *signature;
+} Job;
+
+static void
+job_free (Job *job)
+{
+  g_free (job->app);
+  g_free (job->scene);
+  g_free ((char *) job->fields.raw);
+  g_free ((char *) job->fields.fid);
+  g_free ((char *) job->fields.tee_n);
+  g_free ((char *) job->fields.tee_v);
+  g_free ((char *) job->fields.fp_n);
+  g_free ((char *) job->fields.fp_v);
+  g_free ((char *) job->fields.cpu_id);
+  g_free (job->json);
+  g_free (job->signature);
+  g_free (job);
+}
+
+static gboolean
+job_finish (GAsyncResult *result, char **out_json, char **out_signature, GError **error)
+{
+  Job *job;
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  job = g_task_get_task_data (G_TASK (result));
+  *out_json = g_steal_pointer (&job->json);
+  *out_signature = g_steal_pointer (&job->signature);
+  return TRUE;
+}
+
+/* GLib's pool threads outlive a job; free OpenSSL's per-thread state (its
+ * random generators) now rather than whenever the thread happens to exit. */
+static void
+release_thread_state (void)
+{
+  OPENSSL_thread_stop ();
+}
+
+static void
+get_key_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SoterKeystore *self = source;
+  Job *job = data;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (job->scene == NULL)
+    ok = soter_keystore_get_app_key (self, job->app, job->uid, &job->json, &job->signature,
+                                     &error);
+  else
+    ok = soter_keystore_get_auth_key (self, job->app, job->uid, job->scene, &job->json,
+                                      &job->signature, &error);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+  release_thread_state ();
+}
+
+void
+soter_keystore_get_key_async (SoterKeystore *self, const char *app, guint32 uid,
+                              const char *scene, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  Job *job = g_new0 (Job, 1);
+
+  job->app = g_strdup (app);
+  job->uid = uid;
+  job->scene = g_strdup (scene);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  g_task_run_in_thread (task, get_key_thread);
+}
+
+gboolean
+soter_keystore_get_key_finish (SoterKeystore *self, GAsyncResult *result, char **out_key_json,
+                               char **out_signature, GError **error)
+{
+  return job_finish (result, out_key_json, out_signature, error);
+}
+
+static void
+sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SoterKeystore *self = source;
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  Job *job = data;
+  GError *error = NULL;
+  g_autofree char *key_json = NULL;
+  g_autofree char *key_sig = NULL;
+
+  /* The auth key first: making it takes a counter value, and the result's
+   * counter must come after it. */
+  if (!soter_keystore_get_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE,
+                                    &key_json, &key_sig, &error) ||
+      !soter_keystore_next_counter (self, &job->fields.counter, &error))
+    {
+      g_task_return_error (task, error);
+      release_thread_state ();
+      return;
+    }
+  job->json = soter_result_json_build (&job->fields);
+  job->signature = soter_keystore_sign (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE,
+                                        job->json, strlen (job->json), &error);
+  if (job->signature == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  release_thread_state ();
+}
+
+void
+soter_keystore_sign_result_async (SoterKeystore *self, const char *app,
+                                  const SoterResultFields *fields,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  Job *job = g_new0 (Job, 1);
+
+  job->app = g_strdup (app);
+  job->fields = *fields;
+  job->fields.raw = g_strdup (fields->raw);
+  job->fields.fid = g_strdup (fields->fid);
+  job->fields.tee_n = g_strdup (soter_keystore_get_tee_name (self));
+  job->fields.tee_v = g_strdup (soter_keystore_get_tee_version (self));
+  job->fields.fp_n = g_strdup (fields->fp_n);
+  job->fields.fp_v = g_strdup (fields->fp_v);
+  job->fields.cpu_id = g_strdup (self->cpu_id);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  g_task_run_in_thread (task, sign_result_thread);
+}
+
+gboolean
+soter_keystore_sign_result_finish (SoterKeystore *self, GAsyncResult *result,
+                                   char **out_result_json, char **out_signature,
+                                   GError **error)
+{
+  return job_finish (result, out_result_json, out_signature, error);
+}
+
+/* ---- names --------------------------------------------------------- */
 
 char *
 soter_keystore_app_name (guint32 uid, const char *flatpak_id)
@@ -470,6 +632,8 @@ soter_keystore_get_tee_version (SoterKeystore *self)
 guint64
 soter_keystore_get_counter (SoterKeystore *self)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+
   return self->counter;
 }
 
@@ -506,6 +670,7 @@ soter_keystore_finalize (GObject *object)
   g_free (self->counter_path);
   g_free (self->device_pub_pem);
   g_free (self->cpu_id);
+  g_rec_mutex_clear (&self->lock);
   G_OBJECT_CLASS (soter_keystore_parent_class)->finalize (object);
 }
 
@@ -518,4 +683,5 @@ soter_keystore_class_init (SoterKeystoreClass *klass)
 static void
 soter_keystore_init (SoterKeystore *self)
 {
+  g_rec_mutex_init (&self->lock);
 }

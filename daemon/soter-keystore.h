@@ -7,7 +7,9 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
+
+#include "soter-result.h"
 
 G_BEGIN_DECLS
 
@@ -58,5 +60,34 @@ char *soter_keystore_sign (SoterKeystore *self,
                            const char    *data,
                            gsize          len,
                            GError       **error);
+
+/* The same operations in a worker thread (key generation takes a while). */
+
+/* The app secure key (@scene NULL) or the auth key for @scene. */
+void     soter_keystore_get_key_async (SoterKeystore      *self,
+                                       const char         *app,
+                                       guint32             uid,
+                                       const char         *scene,
+                                       GAsyncReadyCallback callback,
+                                       gpointer            user_data);
+gboolean soter_keystore_get_key_finish (SoterKeystore *self,
+                                        GAsyncResult  *result,
+                                        char         **out_key_json,
+                                        char         **out_signature,
+                                        GError       **error);
+
+/* As a TEE does: takes the next counter value, fills it into @fields (all
+ * else set by the caller), builds resultJSON and signs it with the app's
+ * default auth key (made first if needed). */
+void     soter_keystore_sign_result_async (SoterKeystore           *self,
+                                           const char              *app,
+                                           const SoterResultFields *fields,
+                                           GAsyncReadyCallback      callback,
+                                           gpointer                 user_data);
+gboolean soter_keystore_sign_result_finish (SoterKeystore *self,
+                                            GAsyncResult  *result,
+                                            char         **out_result_json,
+                                            char         **out_signature,
+                                            GError       **error);
 
 G_END_DECLS

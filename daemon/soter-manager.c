@@ -103,7 +103,7 @@ with_caller (SoterManager *self, GDBusMethodInvocation *invocation,
   Authorization *a = g_new0 (Authorization, 1);
 
   a->self = g_object_ref (self);
-  a->invocation = g_object_ref (invocation);
+  a->invocation = invocation; /* the handler's reference, consumed by the reply */
   a->action = g_strdup (soter_bouncer_action_for_method (
     g_dbus_method_invocation_get_method_name (invocation)));
   a->func = func;
@@ -218,8 +218,7 @@ on_agent_vanished (SoterAgents *agents, const char *bus_name, SoterManager *self
   g_hash_table_iter_init (&iter, self->requests);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &request))
     if (g_strcmp0 (soter_request_get_agent_name (request), bus_name) == 0)
-      soter_request_cancel (request, SOTER_ERROR_CANCELLED, "the prompt agent left the bus",
-                            FALSE);
+      soter_request_agent_vanished (request);
 }
 
 /* ---- support and enrollment checks ----------------------------------- */
@@ -280,28 +279,30 @@ handle_get_device_key (SoterDBusManager *skeleton, GDBusMethodInvocation *invoca
 }
 
 static void
+on_key (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *sig = NULL;
+
+  if (!soter_keystore_get_key_finish (SOTER_KEYSTORE (source), res, &json, &sig, &error))
+    g_dbus_method_invocation_return_gerror (g_steal_pointer (&invocation), error);
+  else
+    g_dbus_method_invocation_return_value (g_steal_pointer (&invocation),
+                                           g_variant_new ("(ss)", json, sig));
+}
+
+static void
 get_key (SoterManager *self, GDBusMethodInvocation *invocation, SoterCaller *caller,
          gpointer data)
 {
   const char *scene = data;
-  g_autoptr(GError) error = NULL;
   g_autofree char *app = soter_keystore_app_name (caller->uid, caller->flatpak_id);
-  g_autofree char *json = NULL;
-  g_autofree char *sig = NULL;
-  gboolean ok;
 
-  if (scene == NULL)
-    ok = soter_keystore_get_app_key (self->context->keystore, app, caller->uid, &json, &sig,
-                                     &error);
-  else
-    ok = soter_keystore_get_auth_key (self->context->keystore, app, caller->uid,
-                                      *scene ? scene : SOTER_DEFAULT_SCENE, &json, &sig, &error);
-  if (!ok)
-    {
-      g_dbus_method_invocation_take_error (invocation, g_steal_pointer (&error));
-      return;
-    }
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ss)", json, sig));
+  soter_keystore_get_key_async (self->context->keystore, app, caller->uid,
+                                scene == NULL ? NULL : *scene ? scene : SOTER_DEFAULT_SCENE,
+                                on_key, invocation);
 }
 
 static gboolean

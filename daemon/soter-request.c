@@ -148,6 +148,13 @@ finish_if_cancelled (SoterRequest *self)
 }
 
 void
+soter_request_agent_vanished (SoterRequest *self)
+{
+  soter_request_cancel (self, SOTER_ERROR_CANCELLED, "the prompt agent left the bus", FALSE);
+  self->prompt_shown = FALSE;
+}
+
+void
 soter_request_cancel (SoterRequest *self, SoterErrorCode code, const char *reason,
                       gboolean caller_gone)
 {
@@ -200,46 +207,41 @@ retry_message (const GError *error)
 }
 
 static void
-sign_result (SoterRequest *self, FpPrint *matched)
+on_signed (GObject *source, GAsyncResult *res, gpointer data)
 {
-  SoterContext *ctx = self->context;
-  FpDevice *device = self->device;
+  SoterRequest *self = data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *key_json = NULL;
-  g_autofree char *key_sig = NULL;
-  g_autofree char *fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
   g_autofree char *json = NULL;
   g_autofree char *signature = NULL;
-  SoterResultFields fields = { 0 };
 
-  /* The auth key first: making it takes a counter value, and the result's
-   * counter must come after it. */
-  if (!soter_keystore_get_auth_key (ctx->keystore, self->app, self->caller->uid,
-                                    SOTER_DEFAULT_SCENE, &key_json, &key_sig, &error) ||
-      !soter_keystore_next_counter (ctx->keystore, &fields.counter, &error))
+  if (!soter_keystore_sign_result_finish (SOTER_KEYSTORE (source), res, &json, &signature,
+                                          &error))
     {
       finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
       return;
     }
-
-  fields.raw = self->challenge;
-  fields.fid = fid;
-  fields.tee_n = soter_keystore_get_tee_name (ctx->keystore);
-  fields.tee_v = soter_keystore_get_tee_version (ctx->keystore);
-  fields.fp_n = fp_device_get_driver (device) ? fp_device_get_driver (device) : FP_N_UNKNOWN;
-  fields.fp_v = LIBFPRINT_VERSION;
-  fields.cpu_id = soter_keystore_get_cpu_id (ctx->keystore);
-  fields.uid = self->caller->uid;
-
-  json = soter_result_json_build (&fields);
-  signature = soter_keystore_sign (ctx->keystore, self->app, self->caller->uid,
-                                   SOTER_DEFAULT_SCENE, json, strlen (json), &error);
-  if (signature == NULL)
-    {
-      finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
-      return;
-    }
+  /* Cancelled while signing: the counter value is spent, the result is not
+   * handed out. */
+  if (finish_if_cancelled (self))
+    return;
   finish (self, SOTER_OK, NULL, json, signature);
+}
+
+static void
+sign_result (SoterRequest *self, FpPrint *matched)
+{
+  FpDevice *device = self->device;
+  g_autofree char *fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
+  SoterResultFields fields = {
+    .raw = self->challenge,
+    .fid = fid,
+    .fp_n = fp_device_get_driver (device) ? fp_device_get_driver (device) : FP_N_UNKNOWN,
+    .fp_v = LIBFPRINT_VERSION,
+    .uid = self->caller->uid,
+  };
+
+  soter_keystore_sign_result_async (self->context->keystore, self->app, &fields, on_signed,
+                                    self);
 }
 
 static void
@@ -544,7 +546,7 @@ soter_request_new (SoterContext          *context,
   SoterRequest *self = g_new0 (SoterRequest, 1);
 
   self->context = context;
-  self->invocation = g_object_ref (invocation);
+  self->invocation = invocation; /* the handler's reference, consumed by the reply */
   self->done = done;
   self->done_data = user_data;
   self->id = g_uuid_string_random ();

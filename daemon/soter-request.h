@@ -34,4 +34,7 @@ void soter_request_cancel (SoterRequest  *request,
                            const char    *reason,
                            gboolean       caller_gone);
 
+/* The agent showing the prompt left the bus: cancel (90008), and call it no more. */
+void soter_request_agent_vanished (SoterRequest *request);
+
 G_END_DECLS

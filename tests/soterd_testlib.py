@@ -146,7 +146,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.agent.register()
 
     def tearDown(self):
-        self.stop_daemon()
+        rc = self.stop_daemon()
         self.log.seek(0)
         log = self.log.read()
         self.log.close()
@@ -154,6 +154,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
             sys.stderr.write(f'--- soterd log of {self.id()}\n{log}')
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertNotIn('CRITICAL', log, 'soterd logged a critical warning')
+        self.assertNotIn('Sanitizer', log, 'soterd failed a sanitizer check')
+        self.assertNotIn('definitely lost', log, 'soterd leaked memory (valgrind)')
+        self.assertIn(rc, (None, 0), 'soterd did not exit cleanly on SIGTERM')
 
     # --- the daemon ------------------------------------------------------
 
@@ -167,7 +170,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         return env
 
     def start_daemon(self, args=('--no-idle-exit',)):
-        self.daemon = subprocess.Popen([SOTERD, '--config', self.conf, *args],
+        # SOTERD_WRAPPER runs soterd under a tool, e.g. valgrind.
+        wrapper = os.environ.get('SOTERD_WRAPPER', '').split()
+        self.daemon = subprocess.Popen([*wrapper, SOTERD, '--config', self.conf, *args],
                                        env=self.daemon_env(), stdout=self.log,
                                        stderr=subprocess.STDOUT)
         self.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)

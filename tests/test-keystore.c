@@ -161,6 +161,7 @@ test_key_chain_verifies (Fixture *fx, gconstpointer data)
   g_autofree char *ask_json = NULL, *ask_sig = NULL, *auth_json = NULL, *auth_sig = NULL;
   g_autofree char *ask_pub = NULL, *auth_pub = NULL, *sig = NULL;
   g_autofree char *again_json = NULL, *again_sig = NULL;
+  g_autofree char *uid = NULL, *cpu_id = NULL;
   const char *msg = "{\"raw\":\"x\"}";
 
   g_assert_true (soter_keystore_get_app_key (ks, "1000", 1000, &ask_json, &ask_sig, &error));
@@ -177,8 +178,10 @@ test_key_chain_verifies (Fixture *fx, gconstpointer data)
   g_assert_false (pss_verify (auth_pub, "{\"raw\":\"y\"}", sig));
   g_assert_false (pss_verify (ask_pub, msg, sig));
 
-  g_assert_cmpstr (json_string (ask_json, "uid"), ==, "1000");
-  g_assert_cmpstr (json_string (ask_json, "cpu_id"), ==, soter_keystore_get_cpu_id (ks));
+  uid = json_string (ask_json, "uid");
+  cpu_id = json_string (ask_json, "cpu_id");
+  g_assert_cmpstr (uid, ==, "1000");
+  g_assert_cmpstr (cpu_id, ==, soter_keystore_get_cpu_id (ks));
   g_assert_cmpint (json_int (ask_json, "counter"), <, json_int (auth_json, "counter"));
 
   /* Stable: the same key and signature next time. */
@@ -195,11 +198,14 @@ test_apps_have_their_own_keys (Fixture *fx, gconstpointer data)
   g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
   g_autofree char *a = NULL, *as = NULL, *b = NULL, *bs = NULL;
   g_autofree char *app_b = soter_keystore_app_name (1000, "org.example.App");
+  g_autofree char *pub_a = NULL, *pub_b = NULL;
 
   g_assert_cmpstr (app_b, ==, "1000-org.example.App");
   g_assert_true (soter_keystore_get_app_key (ks, "1000", 1000, &a, &as, &error));
   g_assert_true (soter_keystore_get_app_key (ks, app_b, 1000, &b, &bs, &error));
-  g_assert_cmpstr (json_string (a, "pub_key"), !=, json_string (b, "pub_key"));
+  pub_a = json_string (a, "pub_key");
+  pub_b = json_string (b, "pub_key");
+  g_assert_cmpstr (pub_a, !=, pub_b);
 }
 
 static void
