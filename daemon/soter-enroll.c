@@ -11,6 +11,7 @@
 #include "soter-caller.h"
 #include "soter-dbus.h"
 #include "soter-error.h"
+#include "soter-job.h"
 
 #define MANAGER_PATH "/io/github/soterd/Soter1"
 #define MANAGER_IFACE "io.github.soterd.Soter1"
@@ -22,14 +23,9 @@ struct _SoterEnroll
   SoterEnrollDone        done;
   gpointer               done_data;
 
-  char                  *sender;
+  SoterJob               job;
   FpFinger               finger;
   SoterCaller           *caller;
-  GCancellable          *cancellable;
-  SoterReaderTicket     *ticket;       /* our place in line, until we claim */
-  FpDevice              *device;
-  guint                  watch_id;
-  guint                  timeout_id;
   gboolean               caller_gone;
   gboolean               timed_out;
 };
@@ -37,7 +33,7 @@ struct _SoterEnroll
 const char *
 soter_enroll_get_sender (SoterEnroll *self)
 {
-  return self->sender;
+  return self->job.sender;
 }
 
 static void
@@ -45,7 +41,7 @@ emit_status (SoterEnroll *self, const char *result, gboolean done)
 {
   if (self->caller_gone)
     return;
-  g_dbus_connection_emit_signal (self->context->connection, self->sender, MANAGER_PATH,
+  g_dbus_connection_emit_signal (self->context->connection, self->job.sender, MANAGER_PATH,
                                  MANAGER_IFACE, "EnrollStatus",
                                  g_variant_new ("(sb)", result, done), NULL);
 }
@@ -55,9 +51,6 @@ emit_status (SoterEnroll *self, const char *result, gboolean done)
 static void
 finish (SoterEnroll *self, const char *status, const GError *error)
 {
-  g_clear_handle_id (&self->timeout_id, g_source_remove);
-  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
-
   if (self->invocation != NULL)
     {
       if (!self->caller_gone)
@@ -67,13 +60,7 @@ finish (SoterEnroll *self, const char *status, const GError *error)
   else
     emit_status (self, status, TRUE);
 
-  if (self->ticket != NULL)
-    soter_reader_drop_ticket (self->context->reader, g_steal_pointer (&self->ticket));
-  if (self->device != NULL)
-    {
-      self->device = NULL;
-      soter_reader_release (self->context->reader);
-    }
+  soter_job_end (&self->job);
   self->done (self, self->done_data);
 }
 
@@ -140,25 +127,23 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *username = NULL;
   FpPrint *template;
 
-  self->device = soter_reader_claim_finish (SOTER_READER (source), res, &error);
-  if (self->device == NULL)
+  if (!soter_job_claim_reader_finish (&self->job, res, &error))
     {
       finish (self, "enroll-failed", error);
       return;
     }
-  g_object_unref (self->device); /* borrowed from the reader */
-  if (g_cancellable_set_error_if_cancelled (self->cancellable, &error))
+  if (g_cancellable_set_error_if_cancelled (self->job.cancellable, &error))
     {
       finish (self, "enroll-failed", error);
       return;
     }
 
   /* A floating reference: fp_device_enroll() sinks it and owns the template. */
-  template = fp_print_new (self->device);
+  template = fp_print_new (self->job.device);
   username = g_strdup_printf ("%u", self->caller->uid);
   fp_print_set_finger (template, self->finger);
   fp_print_set_username (template, username);
-  fp_device_enroll (self->device, template, self->cancellable, on_progress, self, NULL,
+  fp_device_enroll (self->job.device, template, self->job.cancellable, on_progress, self, NULL,
                     on_enrolled, self);
 
   /* Enrollment has started: Enroll() returns, progress follows as signals. */
@@ -176,8 +161,7 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, "enroll-failed", error);
       return;
     }
-  soter_reader_claim_async (self->context->reader, g_steal_pointer (&self->ticket),
-                            self->cancellable, on_reader_claimed, self);
+  soter_job_claim_reader (&self->job, on_reader_claimed, self);
 }
 
 static void
@@ -192,7 +176,7 @@ on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, "enroll-failed", error);
       return;
     }
-  soter_bouncer_check_async (self->sender, SOTER_ACTION_ENROLL, self->cancellable,
+  soter_bouncer_check_async (self->job.sender, SOTER_ACTION_ENROLL, self->job.cancellable,
                              on_authorized, self);
 }
 
@@ -207,9 +191,9 @@ on_timeout (gpointer data)
 {
   SoterEnroll *self = data;
 
-  self->timeout_id = 0;
+  self->job.timeout_id = 0;
   self->timed_out = TRUE;
-  g_cancellable_cancel (self->cancellable);
+  g_cancellable_cancel (self->job.cancellable);
   return G_SOURCE_REMOVE;
 }
 
@@ -217,7 +201,7 @@ void
 soter_enroll_cancel (SoterEnroll *self, gboolean caller_gone)
 {
   self->caller_gone = self->caller_gone || caller_gone;
-  g_cancellable_cancel (self->cancellable);
+  g_cancellable_cancel (self->job.cancellable);
 }
 
 void
@@ -241,15 +225,7 @@ soter_enroll_start (SoterEnroll *self)
       finish (self, "enroll-failed", error);
       return;
     }
-  /* Our place in line for the reader is taken now, on arrival; the reader
-   * is claimed only once polkit has said yes. */
-  self->ticket = soter_reader_take_ticket (ctx->reader);
-  self->watch_id = g_bus_watch_name_on_connection (ctx->connection, self->sender,
-                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                   NULL, on_caller_vanished, self, NULL);
-  self->timeout_id = g_timeout_add_seconds (ctx->config.request_timeout, on_timeout, self);
-  soter_caller_lookup_async (ctx->connection, self->sender, self->cancellable,
-                             on_caller_known, self);
+  soter_job_begin (&self->job, on_caller_vanished, on_timeout, on_caller_known, self);
 }
 
 SoterEnroll *
@@ -262,20 +238,16 @@ soter_enroll_new (SoterContext *context, GDBusMethodInvocation *invocation,
   self->invocation = invocation; /* the handler's reference, consumed by the reply */
   self->done = done;
   self->done_data = user_data;
-  self->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  soter_job_init (&self->job, context, g_dbus_method_invocation_get_sender (invocation));
   self->finger = soter_finger_from_name (finger);
-  self->cancellable = g_cancellable_new ();
   return self;
 }
 
 void
 soter_enroll_free (SoterEnroll *self)
 {
-  g_clear_handle_id (&self->timeout_id, g_source_remove);
-  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  soter_job_clear (&self->job);
   g_clear_object (&self->invocation);
-  g_clear_object (&self->cancellable);
   g_clear_pointer (&self->caller, soter_caller_free);
-  g_free (self->sender);
   g_free (self);
 }

@@ -18,6 +18,7 @@
 #include "soter-bouncer.h"
 #include "soter-caller.h"
 #include "soter-dbus.h"
+#include "soter-job.h"
 #include "soter-result.h"
 
 #define FP_N_UNKNOWN "unknown"
@@ -28,9 +29,9 @@ struct _SoterRequest
   GDBusMethodInvocation *invocation;
   SoterRequestDone       done;
   gpointer               done_data;
+  SoterJob               job;
 
   char                  *id;
-  char                  *sender;
   char                  *challenge;
   char                 **modes;
   char                  *auth_content;
@@ -38,16 +39,11 @@ struct _SoterRequest
 
   SoterCaller           *caller;
   char                  *app;          /* key store name of the caller's app */
-  GCancellable          *cancellable;
   SoterDBusAgent        *agent;
   gboolean               prompt_shown;
-  SoterReaderTicket     *ticket;       /* our place in line, until we claim */
-  FpDevice              *device;       /* set while the reader is ours */
   GPtrArray             *prints;
   guint                  misses;
 
-  guint                  watch_id;
-  guint                  timeout_id;
   SoterErrorCode         cancel_code;
   char                  *cancel_reason;
   gboolean               caller_gone;
@@ -65,7 +61,7 @@ soter_request_get_id (SoterRequest *self)
 const char *
 soter_request_get_sender (SoterRequest *self)
 {
-  return self->sender;
+  return self->job.sender;
 }
 
 const char *
@@ -95,9 +91,6 @@ finish (SoterRequest *self, SoterErrorCode code, const char *reason,
   g_return_if_fail (!self->finished);
   self->finished = TRUE;
 
-  g_clear_handle_id (&self->timeout_id, g_source_remove);
-  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
-
   if (code == SOTER_OK)
     msg = g_strdup ("startSoterAuthentication:ok");
   else
@@ -116,13 +109,7 @@ finish (SoterRequest *self, SoterErrorCode code, const char *reason,
   if (self->prompt_shown)
     soter_dbus_agent_call_close_prompt (self->agent, self->id, code, NULL,
                                         log_agent_reply, (gpointer) "ClosePrompt");
-  if (self->ticket != NULL)
-    soter_reader_drop_ticket (self->context->reader, g_steal_pointer (&self->ticket));
-  if (self->device != NULL)
-    {
-      self->device = NULL;
-      soter_reader_release (self->context->reader);
-    }
+  soter_job_end (&self->job);
   self->done (self, self->done_data);
 }
 
@@ -141,7 +128,7 @@ finish_error (SoterRequest *self, const GError *error)
 static gboolean
 finish_if_cancelled (SoterRequest *self)
 {
-  if (!g_cancellable_is_cancelled (self->cancellable))
+  if (!g_cancellable_is_cancelled (self->job.cancellable))
     return FALSE;
   finish (self, self->cancel_code, self->cancel_reason, NULL, NULL);
   return TRUE;
@@ -158,12 +145,12 @@ void
 soter_request_cancel (SoterRequest *self, SoterErrorCode code, const char *reason,
                       gboolean caller_gone)
 {
-  if (self->finished || g_cancellable_is_cancelled (self->cancellable))
+  if (self->finished || g_cancellable_is_cancelled (self->job.cancellable))
     return;
   self->cancel_code = code;
   self->cancel_reason = g_strdup (reason);
   self->caller_gone = caller_gone;
-  g_cancellable_cancel (self->cancellable);
+  g_cancellable_cancel (self->job.cancellable);
 }
 
 static gboolean
@@ -171,7 +158,7 @@ on_timeout (gpointer data)
 {
   SoterRequest *self = data;
 
-  self->timeout_id = 0;
+  self->job.timeout_id = 0;
   soter_request_cancel (self, SOTER_ERROR_INTERNAL,
                         "timed out waiting for the authentication to finish", FALSE);
   return G_SOURCE_REMOVE;
@@ -230,7 +217,7 @@ on_signed (GObject *source, GAsyncResult *res, gpointer data)
 static void
 sign_result (SoterRequest *self, FpPrint *matched)
 {
-  FpDevice *device = self->device;
+  FpDevice *device = self->job.device;
   g_autofree char *fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
   SoterResultFields fields = {
     .raw = self->challenge,
@@ -301,7 +288,7 @@ on_verified (GObject *source, GAsyncResult *res, gpointer data)
     }
   g_autoptr(FpPrint) matched_owned = matched;
 
-  if (error != NULL && error->domain == FP_DEVICE_RETRY && !g_cancellable_is_cancelled (self->cancellable))
+  if (error != NULL && error->domain == FP_DEVICE_RETRY && !g_cancellable_is_cancelled (self->job.cancellable))
     {
       update_prompt (self, retry_message (error));
       start_verify (self);
@@ -339,16 +326,16 @@ on_verified (GObject *source, GAsyncResult *res, gpointer data)
 static void
 start_verify (SoterRequest *self)
 {
-  FpDevice *device = self->device;
+  FpDevice *device = self->job.device;
 
   /* Readers that can tell which finger it was search all of the caller's
    * prints; the others (the plain virtual_device among them) check the
    * first enrolled finger, as fprintd's "any" does on such readers. */
   if (fp_device_has_feature (device, FP_DEVICE_FEATURE_IDENTIFY))
-    fp_device_identify (device, self->prints, self->cancellable, NULL, NULL, NULL,
+    fp_device_identify (device, self->prints, self->job.cancellable, NULL, NULL, NULL,
                         on_verified, self);
   else
-    fp_device_verify (device, g_ptr_array_index (self->prints, 0), self->cancellable,
+    fp_device_verify (device, g_ptr_array_index (self->prints, 0), self->job.cancellable,
                       NULL, NULL, NULL, on_verified, self);
 }
 
@@ -386,7 +373,7 @@ show_prompt (SoterRequest *self)
                          g_variant_new_strv ((const char *const *) self->modes, -1));
   self->prompt_shown = TRUE;
   soter_dbus_agent_call_show_prompt (self->agent, self->id, g_variant_builder_end (&details),
-                                     self->cancellable, on_prompt_shown, self);
+                                     self->job.cancellable, on_prompt_shown, self);
 }
 
 /* Lock-out, prints and agent: checked before queueing for the reader, and
@@ -420,18 +407,16 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
   SoterRequest *self = data;
   g_autoptr(GError) error = NULL;
 
-  self->device = soter_reader_claim_finish (SOTER_READER (source), res, &error);
-  if (self->device == NULL)
+  if (!soter_job_claim_reader_finish (&self->job, res, &error))
     {
       finish_error (self, error);
       return;
     }
-  g_object_unref (self->device); /* the reader keeps it; we only borrow it */
   if (finish_if_cancelled (self) || !check_can_proceed (self))
     return;
 
   self->prints = soter_prints_load (self->context->prints, self->caller->uid,
-                                    self->device, &error);
+                                    self->job.device, &error);
   if (self->prints == NULL)
     {
       finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
@@ -473,8 +458,7 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
   if (!check_can_proceed (self))
     return;
 
-  soter_reader_claim_async (ctx->reader, g_steal_pointer (&self->ticket), self->cancellable,
-                            on_reader_claimed, self);
+  soter_job_claim_reader (&self->job, on_reader_claimed, self);
 }
 
 static void
@@ -490,7 +474,7 @@ on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
-  soter_bouncer_check_async (self->sender, SOTER_ACTION_AUTHENTICATE, self->cancellable,
+  soter_bouncer_check_async (self->job.sender, SOTER_ACTION_AUTHENTICATE, self->job.cancellable,
                              on_authorized, self);
 }
 
@@ -523,15 +507,9 @@ soter_request_start (SoterRequest *self)
       return;
     }
 
-  /* Our place in line for the reader is taken now, on arrival; the reader
-   * is claimed only once polkit has said yes. */
-  self->ticket = soter_reader_take_ticket (ctx->reader);
-  self->watch_id = g_bus_watch_name_on_connection (ctx->connection, self->sender,
-                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                   NULL, on_caller_vanished, self, NULL);
-  self->timeout_id = g_timeout_add_seconds (ctx->config.request_timeout, on_timeout, self);
-  soter_caller_lookup_async (ctx->connection, self->sender, self->cancellable,
-                             on_caller_known, self);
+  /* From here on the request holds a place in line for the reader; it
+   * claims the reader only once polkit has said yes. */
+  soter_job_begin (&self->job, on_caller_vanished, on_timeout, on_caller_known, self);
 }
 
 SoterRequest *
@@ -550,27 +528,23 @@ soter_request_new (SoterContext          *context,
   self->done = done;
   self->done_data = user_data;
   self->id = g_uuid_string_random ();
-  self->sender = g_strdup (g_dbus_method_invocation_get_sender (invocation));
+  soter_job_init (&self->job, context, g_dbus_method_invocation_get_sender (invocation));
   self->challenge = g_strdup (challenge);
   self->modes = g_strdupv ((char **) modes);
   self->auth_content = g_strdup (auth_content);
-  self->cancellable = g_cancellable_new ();
   return self;
 }
 
 void
 soter_request_free (SoterRequest *self)
 {
-  g_clear_handle_id (&self->timeout_id, g_source_remove);
-  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  soter_job_clear (&self->job);
   g_clear_object (&self->invocation);
-  g_clear_object (&self->cancellable);
   g_clear_object (&self->agent);
   g_clear_pointer (&self->prints, g_ptr_array_unref);
   g_clear_pointer (&self->caller, soter_caller_free);
   g_free (self->app);
   g_free (self->id);
-  g_free (self->sender);
   g_free (self->challenge);
   g_strfreev (self->modes);
   g_free (self->auth_content);

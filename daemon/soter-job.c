@@ -1,0 +1,71 @@
+/* soter-job.c — the bookkeeping shared by requests and enrollments. */
+#include "soter-job.h"
+
+#include "soter-caller.h"
+
+void
+soter_job_init (SoterJob *job, SoterContext *context, const char *sender)
+{
+  job->context = context;
+  job->sender = g_strdup (sender);
+  job->cancellable = g_cancellable_new ();
+}
+
+void
+soter_job_begin (SoterJob                *job,
+                 GBusNameVanishedCallback on_caller_vanished,
+                 GSourceFunc              on_timeout,
+                 GAsyncReadyCallback      on_caller_known,
+                 gpointer                 user_data)
+{
+  SoterContext *ctx = job->context;
+
+  job->ticket = soter_reader_take_ticket (ctx->reader);
+  job->watch_id = g_bus_watch_name_on_connection (ctx->connection, job->sender,
+                                                  G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                  NULL, on_caller_vanished, user_data, NULL);
+  job->timeout_id = g_timeout_add_seconds (ctx->config.request_timeout, on_timeout, user_data);
+  soter_caller_lookup_async (ctx->connection, job->sender, job->cancellable,
+                             on_caller_known, user_data);
+}
+
+void
+soter_job_claim_reader (SoterJob *job, GAsyncReadyCallback callback, gpointer user_data)
+{
+  soter_reader_claim_async (job->context->reader, g_steal_pointer (&job->ticket),
+                            job->cancellable, callback, user_data);
+}
+
+gboolean
+soter_job_claim_reader_finish (SoterJob *job, GAsyncResult *result, GError **error)
+{
+  FpDevice *device = soter_reader_claim_finish (job->context->reader, result, error);
+
+  if (device == NULL)
+    return FALSE;
+  job->device = device;
+  g_object_unref (device); /* the reader keeps it; the job only borrows it */
+  return TRUE;
+}
+
+void
+soter_job_end (SoterJob *job)
+{
+  g_clear_handle_id (&job->timeout_id, g_source_remove);
+  g_clear_handle_id (&job->watch_id, g_bus_unwatch_name);
+  if (job->ticket != NULL)
+    soter_reader_drop_ticket (job->context->reader, g_steal_pointer (&job->ticket));
+  if (job->device != NULL)
+    {
+      job->device = NULL;
+      soter_reader_release (job->context->reader);
+    }
+}
+
+void
+soter_job_clear (SoterJob *job)
+{
+  soter_job_end (job);
+  g_clear_object (&job->cancellable);
+  g_clear_pointer (&job->sender, g_free);
+}
