@@ -72,14 +72,27 @@ find (SoterAgents *self, const char *bus_name, const char *path)
   return NULL;
 }
 
-void
+gboolean
 soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
-                  guint32 uid, const char *session)
+                  guint32 uid, const char *session, GError **error)
 {
   Agent *agent;
+  guint count = 0;
 
   /* Registering again moves the agent to the front, as the newest. */
   soter_agents_remove (self, bus_name, path);
+
+  /* Any caller may register: bound what one connection can make us keep. */
+  for (GList *l = self->agents; l != NULL; l = l->next)
+    if (g_str_equal (((Agent *) l->data)->bus_name, bus_name))
+      count++;
+  if (count >= SOTER_AGENTS_MAX_PER_CONNECTION)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+                   "A connection may register at most %d prompt agents",
+                   SOTER_AGENTS_MAX_PER_CONNECTION);
+      return FALSE;
+    }
 
   agent = g_new0 (Agent, 1);
   agent->bus_name = g_strdup (bus_name);
@@ -97,6 +110,7 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
   self->agents = g_list_prepend (self->agents, agent);
   g_debug ("Prompt agent %s%s registered for uid %u, session %s",
            bus_name, path, uid, session ? session : "(none)");
+  return TRUE;
 }
 
 gboolean

@@ -12,11 +12,16 @@ G_DECLARE_FINAL_TYPE (SoterAgents, soter_agents, SOTER, AGENTS, GObject)
 
 SoterAgents *soter_agents_new (GDBusConnection *connection);
 
-void     soter_agents_add (SoterAgents *self,
+/* At most this many registrations per bus connection. */
+#define SOTER_AGENTS_MAX_PER_CONNECTION 8
+
+/* FALSE (with G_DBUS_ERROR_LIMITS_EXCEEDED) when @bus_name has too many. */
+gboolean soter_agents_add (SoterAgents *self,
                            const char  *bus_name,
                            const char  *path,
                            guint32      uid,
-                           const char  *session);
+                           const char  *session,
+                           GError     **error);
 gboolean soter_agents_remove (SoterAgents *self,
                               const char  *bus_name,
                               const char  *path);

@@ -338,7 +338,14 @@ static void
 register_agent (SoterManager *self, GDBusMethodInvocation *invocation, SoterCaller *caller,
                 gpointer data)
 {
-  soter_agents_add (self->context->agents, caller->sender, data, caller->uid, caller->session);
+  g_autoptr(GError) error = NULL;
+
+  if (!soter_agents_add (self->context->agents, caller->sender, data, caller->uid,
+                         caller->session, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
   soter_dbus_manager_complete_register_agent (self->skeleton, invocation);
 }
 

@@ -337,6 +337,39 @@ class TestErrors(SoterdTestCase):
         self.agent.register()
 
 
+class TestState(SoterdTestCase):
+    def test_keys_and_device_id_survive_restart(self):
+        before = self.keys()
+        self.restart_daemon()
+        self.assertEqual(self.keys(), before)
+
+    def test_unusable_key_store_is_90001_and_nothing_is_overwritten(self):
+        self.enroll()
+        self.keys()
+        counter = os.path.join(self.state, 'keys', 'counter')
+        self.stop_daemon()
+        with open(counter, 'w') as f:
+            f.write('not a number\n')
+        self.start_daemon()
+        self.agent.register()
+        _, _, _, code, msg = self.start_auth().wait()
+        self.assertEqual(code, 90001)
+        self.assertIn('key store', msg)
+        self.assertEqual(self.agent.shown, [], 'the reader was used without a key store')
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetDeviceKey', reply_type='(ssss)')
+        self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'), ([],))
+        # soterd refused to start the counter again: the file is as it was.
+        with open(counter) as f:
+            self.assertEqual(f.read(), 'not a number\n')
+        self.assertIn('refusing to reuse counter values', self.daemon_log())
+
+    def test_enroll_rejects_unknown_fingers(self):
+        with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
+            self.call('Enroll', GLib.Variant('(s)', ('left-toe',)))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'), ([],))
+
+
 class TestNoReader(SoterdTestCase):
     with_reader = False
 
@@ -391,6 +424,16 @@ class TestCallers(SoterdTestCase):
         self.assertEqual(self.enroll()[-1], ('enroll-completed', True))
         self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'),
                          (['right-index-finger'],))
+
+    def test_agent_registrations_per_connection_are_bounded(self):
+        conn = self.connect()
+        for n in range(8):
+            Agent(conn, f'/test/many/{n}').register()
+        with self.assertRaisesRegex(GLib.Error, 'LimitsExceeded'):
+            Agent(conn, '/test/many/8').register()
+        # Registering the same path again is not a new registration.
+        Agent(self.agent.conn, self.agent.path + '2').register()
+        self.agent.register()
 
     def test_agent_unregister_and_foreign_unregister(self):
         with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
