@@ -18,6 +18,9 @@ import taprunner  # noqa: E402
 from soterd_testlib import (ACTIONS, Agent, Call, SoterdTestCase,  # noqa: E402
                             wait_until)
 
+SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
+                                                   'tools', 'soterctl'))
+
 OK_MSG = 'startSoterAuthentication:ok'
 FAIL = 'startSoterAuthentication:fail '
 
@@ -51,6 +54,47 @@ class TestAuthentication(SoterdTestCase):
         self.assertEqual(details['modes'], ['fingerPrint'])
         self.assertEqual(details['app_id'], os.path.realpath(sys.executable))
         self.assertEqual(self.agent.wait_closed(), (request_id, 0))
+
+    def test_relying_parties_verify_soterd_output(self):
+        """soterctl verify (the whole chain, with replay state) and
+        python3-cryptography both accept what soterd signs."""
+        self.enroll()
+        k = self.keys()
+        _, result, sig, code, _ = self.authenticate('server-chal-1')
+        self.assertEqual(code, 0)
+        f = {name: self.write(name, data) for name, data in [
+            ('device.pem', k['device'] + '\n'), ('ask.json', k['ask_json']),
+            ('ask.sig', k['ask_sig']), ('auth.json', k['auth_json']),
+            ('auth.sig', k['auth_sig']), ('result.json', result), ('result.sig', sig)]}
+        state = os.path.join(self.tmp, 'server-state')
+
+        def soterctl(challenge):
+            return subprocess.run([SOTERCTL, 'verify', '--device-key', f['device.pem'],
+                                   '--app-key', f['ask.json'], f['ask.sig'],
+                                   '--auth-key', f['auth.json'], f['auth.sig'],
+                                   '--challenge', challenge, '--state', state,
+                                   f['result.json'], f['result.sig']],
+                                  capture_output=True, text=True)
+
+        r = soterctl('server-chal-1')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"cpu_id {k['cpu_id']}", r.stdout)
+        r = soterctl('server-chal-1')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('replayed', r.stderr)
+        r = soterctl('server-chal-2')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('challenge', r.stderr)
+
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+        import base64
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20)
+        for pem, data, signature in [(k['device'], k['ask_json'], k['ask_sig']),
+                                     (k['ask_pub'], k['auth_json'], k['auth_sig']),
+                                     (k['auth_pub'], result, sig)]:
+            key = serialization.load_pem_public_key(pem.encode())
+            key.verify(base64.b64decode(signature), data.encode(), pss, hashes.SHA256())
 
     def test_result_json_has_every_spec_key_with_the_right_type(self):
         self.enroll()
