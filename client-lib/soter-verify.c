@@ -151,6 +151,19 @@ parse_object (const SoterSigned *doc, const char *link, JsonObject **out, GError
   g_autoptr(GError) local = NULL;
   gboolean in_string = FALSE, escaped = FALSE;
   JsonNode *root;
+  gsize start = 0;
+
+  /* A signed document must be an object. Checking the first byte also keeps
+   * json-glib 1.6 away from input such as 2{"a":{}}, which it accepts (a
+   * number as the root) while leaking what follows. */
+  while (start < doc->len && g_ascii_isspace (doc->data[start]))
+    start++;
+  if (start == doc->len || doc->data[start] != '{')
+    {
+      g_set_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON,
+                   "%s: the signed JSON is not a JSON object", link);
+      return NULL;
+    }
 
   for (gsize i = 0; i < doc->len; i++)
     {
@@ -226,12 +239,18 @@ SoterKeyInfo *
 soter_verify_key_json (const char *parent_pub_pem, const SoterSigned *key_json,
                        const char *link, GError **error)
 {
+  if (!soter_verify_signature (parent_pub_pem, key_json, link, error))
+    return NULL;
+  return soter_verify_parse_key_json (key_json, link, error);
+}
+
+SoterKeyInfo *
+soter_verify_parse_key_json (const SoterSigned *key_json, const char *link, GError **error)
+{
   g_autoptr(SoterKeyInfo) info = g_new0 (SoterKeyInfo, 1);
   g_autoptr(JsonParser) parser = NULL;
   JsonObject *obj;
 
-  if (!soter_verify_signature (parent_pub_pem, key_json, link, error))
-    return NULL;
   parser = parse_object (key_json, link, &obj, error);
   if (parser == NULL ||
       (info->pub_key = member_string (obj, "pub_key", link, error)) == NULL ||
@@ -250,6 +269,24 @@ soter_result_info_free (SoterResultInfo *info)
   g_free (info->cpu_id);
   g_free (info->uid);
   g_free (info);
+}
+
+SoterResultInfo *
+soter_verify_parse_result (const SoterSigned *doc, GError **error)
+{
+  g_autoptr(SoterResultInfo) info = g_new0 (SoterResultInfo, 1);
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *obj;
+
+  parser = parse_object (doc, "resultJSON", &obj, error);
+  if (parser == NULL ||
+      (info->raw = member_string (obj, "raw", "resultJSON", error)) == NULL ||
+      (info->fid = member_string (obj, "fid", "resultJSON", error)) == NULL ||
+      (info->cpu_id = member_string (obj, "cpu_id", "resultJSON", error)) == NULL ||
+      (info->uid = member_string (obj, "uid", "resultJSON", error)) == NULL ||
+      !member_counter (obj, "resultJSON", &info->counter, error))
+    return NULL;
+  return g_steal_pointer (&info);
 }
 
 /* ---- replay protection -------------------------------------------------- */
@@ -341,11 +378,9 @@ soter_verify_chain (const SoterChain *chain, GError **error)
 {
   g_autoptr(SoterKeyInfo) ask = NULL;
   g_autoptr(SoterKeyInfo) auth = NULL;
-  g_autoptr(SoterResultInfo) info = g_new0 (SoterResultInfo, 1);
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(SoterResultInfo) info = NULL;
   const char *ask_pem = chain->app_key_pem;
   const char *auth_pem = chain->auth_key_pem;
-  JsonObject *obj;
 
   if (chain->device_key_pem != NULL)
     {
@@ -376,13 +411,8 @@ soter_verify_chain (const SoterChain *chain, GError **error)
   if (!soter_verify_signature (auth_pem, &chain->result, "resultJSON by auth key", error))
     return NULL;
 
-  parser = parse_object (&chain->result, "resultJSON", &obj, error);
-  if (parser == NULL ||
-      (info->raw = member_string (obj, "raw", "resultJSON", error)) == NULL ||
-      (info->fid = member_string (obj, "fid", "resultJSON", error)) == NULL ||
-      (info->cpu_id = member_string (obj, "cpu_id", "resultJSON", error)) == NULL ||
-      (info->uid = member_string (obj, "uid", "resultJSON", error)) == NULL ||
-      !member_counter (obj, "resultJSON", &info->counter, error))
+  info = soter_verify_parse_result (&chain->result, error);
+  if (info == NULL)
     return NULL;
   if (auth != NULL && (!claims_match ("cpu_id", info->cpu_id, auth->cpu_id, "resultJSON",
                                       error) ||

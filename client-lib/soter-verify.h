@@ -53,6 +53,17 @@ SoterKeyInfo *soter_verify_key_json (const char        *parent_pub_pem,
 void          soter_key_info_free (SoterKeyInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoterKeyInfo, soter_key_info_free)
 
+typedef struct _SoterResultInfo SoterResultInfo;
+
+/* Parsing alone, for documents whose signature has been checked already:
+ * tolerant of raw control characters inside strings (some devices sign
+ * key_json with raw line feeds), strict about the members and their types. */
+SoterKeyInfo    *soter_verify_parse_key_json (const SoterSigned *doc,
+                                              const char        *link,
+                                              GError           **error);
+SoterResultInfo *soter_verify_parse_result (const SoterSigned *doc,
+                                            GError           **error);
+
 /* A whole chain. Exactly one of the pinned keys is set: the device key (then
  * app_key and auth_key are needed), the app key (then auth_key is needed),
  * or the auth key. */
@@ -67,13 +78,13 @@ typedef struct {
   const char  *state_path;   /* NULL: no replay check */
 } SoterChain;
 
-typedef struct {
+struct _SoterResultInfo {
   char   *raw;
   char   *fid;
   char   *cpu_id;
   char   *uid;
   gint64  counter;
-} SoterResultInfo;
+};
 
 /* Verifies every link, the claims (uid and cpu_id the same along the chain,
  * raw the challenge) and, with a state file, that counter is above the last

@@ -14,6 +14,7 @@ PACKAGES="
   libsystemd-dev
   dbus dbus-daemon
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
+  clang libclang-rt-14-dev
 "
 
 missing=""

@@ -21,5 +21,19 @@ meson compile -C "$BUILD_DIR"
 
 rc=0
 meson test -C "$BUILD_DIR" --print-errorlogs "$@" || rc=$?
-/usr/bin/python3 scripts/summarize-tests.py "$BUILD_DIR/meson-logs" || rc=1
+logs="$BUILD_DIR/meson-logs"
+
+# A bounded libFuzzer run over the verifier's parsing of untrusted input
+# (clang with -fsanitize=fuzzer,address), unless only some tests were asked.
+if [ $# -eq 0 ]; then
+  FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
+  [ -f "$FUZZ_DIR/build.ninja" ] ||
+    CC=clang meson setup "$FUZZ_DIR" -Dfuzzing=true >/dev/null
+  meson compile -C "$FUZZ_DIR" tests/fuzz-verify
+  meson test -C "$FUZZ_DIR" --no-rebuild --suite fuzz --print-errorlogs || rc=1
+  logs="$logs $FUZZ_DIR/meson-logs"
+fi
+
+# shellcheck disable=SC2086
+/usr/bin/python3 scripts/summarize-tests.py $logs || rc=1
 exit $rc

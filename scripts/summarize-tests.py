@@ -11,31 +11,38 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
-logs = sys.argv[1] if len(sys.argv) > 1 else 'build/meson-logs'
+log_dirs = sys.argv[1:] or ['build/meson-logs']
 passed = failed = skipped = 0
-failed_suites = set()
 
-tree = ET.parse(os.path.join(logs, 'testlog.junit.xml'))
-for suite in tree.getroot().iter('testsuite'):
-    for case in suite.iter('testcase'):
-        if case.find('failure') is not None or case.find('error') is not None:
-            failed += 1
-            failed_suites.add(suite.get('name'))
-            print(f"FAILED: {suite.get('name')}: {case.get('name')}")
-        elif case.find('skipped') is not None:
-            skipped += 1
-        else:
-            passed += 1
 
-with open(os.path.join(logs, 'testlog.json')) as f:
-    for line in f:
-        t = json.loads(line)
-        if t['result'] in ('OK', 'SKIP', 'EXPECTEDFAIL'):
-            continue
-        name = f"{t.get('project', 'soterd')}.{t['name']}"
-        if not any(s.endswith(t['name']) for s in failed_suites):
-            failed += 1
-            print(f"FAILED: {name}: the test program ended with {t['result']}")
+def count(logs):
+    global passed, failed, skipped
+    failed_suites = set()
+    tree = ET.parse(os.path.join(logs, 'testlog.junit.xml'))
+    for suite in tree.getroot().iter('testsuite'):
+        cases = list(suite.iter('testcase'))
+        for case in cases:
+            if case.find('failure') is not None or case.find('error') is not None:
+                failed += 1
+                failed_suites.add(suite.get('name'))
+                print(f"FAILED: {suite.get('name')}: {case.get('name')}")
+            elif case.find('skipped') is not None:
+                skipped += 1
+            else:
+                passed += 1
+
+    with open(os.path.join(logs, 'testlog.json')) as f:
+        for line in f:
+            t = json.loads(line)
+            if t['result'] in ('OK', 'SKIP', 'EXPECTEDFAIL'):
+                continue
+            if not any(s.endswith(t['name']) for s in failed_suites):
+                failed += 1
+                print(f"FAILED: {t['name']}: the test program ended with {t['result']}")
+
+
+for d in log_dirs:
+    count(d)
 
 print(f'{passed} passed, {failed} failed, {skipped} skipped')
 sys.exit(1 if failed else 0)

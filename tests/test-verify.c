@@ -310,6 +310,12 @@ test_claims_and_json (void)
   g_clear_error (&error);
   chain_clear (&c);
 
+  chain_make (&c, "2{\"raw\":\"chal\"}", "1000");  /* json-glib 1.6 takes this */
+  g_assert_null (chain_verify (&c, NULL, &error));
+  g_assert_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON);
+  g_clear_error (&error);
+  chain_clear (&c);
+
   chain_make (&c, "{\"raw\":\"chal\",", "1000");  /* signed, but not JSON */
   g_assert_null (chain_verify (&c, NULL, &error));
   g_assert_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON);
