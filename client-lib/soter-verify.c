@@ -26,27 +26,35 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
 
 /* ---- signatures -------------------------------------------------------- */
 
-/* g_base64_decode() skips what it does not know; a verifier must not. */
-static guchar *
-decode_base64_strict (const char *text, gsize *out_len, const char *link, GError **error)
+/* Large enough for RSA-8192 signatures; longer text is not a signature. */
+#define MAX_SIG_BYTES 1024
+
+/* g_base64_decode() skips what it does not know; a verifier must not.
+ * Decodes into @out (MAX_SIG_BYTES). */
+static gboolean
+decode_base64_strict (const char *text, guchar *out, gsize *out_len, const char *link,
+                      GError **error)
 {
   gsize len = text ? strlen (text) : 0;
   gsize pad = 0;
+  gint state = 0;
+  guint save = 0;
 
-  if (len == 0 || len % 4 != 0)
+  if (len == 0 || len % 4 != 0 || len / 4 * 3 > MAX_SIG_BYTES)
     goto bad;
   while (pad < 2 && text[len - 1 - pad] == '=')
     pad++;
   for (gsize i = 0; i < len - pad; i++)
     if (!g_ascii_isalnum (text[i]) && text[i] != '+' && text[i] != '/')
       goto bad;
-  return g_base64_decode (text, out_len);
+  *out_len = g_base64_decode_step (text, len, out, &state, &save);
+  return TRUE;
 
 bad:
   g_set_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_BAD_BASE64,
                "%s: the signature is not standard base64 (RFC 4648, padded, no line breaks)",
                link);
-  return NULL;
+  return FALSE;
 }
 
 /* The "rsa_pss_saltlen" a signed document carries, read from its raw bytes
@@ -105,37 +113,100 @@ load_public_key (const char *pem, const char *link, GError **error)
   return pkey;
 }
 
-gboolean
-soter_verify_signature (const char *pub_pem, const SoterSigned *doc, const char *link,
-                        GError **error)
+struct _SoterVerifyKey
 {
-  g_autoptr(EVP_PKEY) pkey = NULL;
-  g_autoptr(EVP_MD_CTX) md = NULL;
-  g_autofree guchar *sig = NULL;
-  EVP_PKEY_CTX *pctx = NULL;
+  EVP_PKEY     *pkey;
+  EVP_MD       *sha256;
+  EVP_MD_CTX   *digest;  /* reused for every document */
+  EVP_PKEY_CTX *pss20;   /* verification contexts, set up once per salt */
+  EVP_PKEY_CTX *pss32;
+};
+
+static EVP_PKEY_CTX *
+pss_context (SoterVerifyKey *key, int salt)
+{
+  EVP_PKEY_CTX **slot = salt == 32 ? &key->pss32 : &key->pss20;
+  EVP_PKEY_CTX *ctx;
+
+  if (*slot != NULL)
+    return *slot;
+  ctx = EVP_PKEY_CTX_new_from_pkey (NULL, key->pkey, NULL);
+  if (ctx == NULL ||
+      EVP_PKEY_verify_init (ctx) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen (ctx, salt) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, key->sha256) != 1 ||
+      EVP_PKEY_CTX_set_signature_md (ctx, key->sha256) != 1)
+    {
+      EVP_PKEY_CTX_free (ctx);
+      return NULL;
+    }
+  return *slot = ctx;
+}
+
+SoterVerifyKey *
+soter_verify_key_new (const char *pub_pem, const char *link, GError **error)
+{
+  g_autoptr(EVP_PKEY) pkey = load_public_key (pub_pem, link, error);
+  SoterVerifyKey *key;
+
+  if (pkey == NULL)
+    return NULL;
+  key = g_new0 (SoterVerifyKey, 1);
+  key->pkey = g_steal_pointer (&pkey);
+  key->sha256 = EVP_MD_fetch (NULL, "SHA256", NULL);
+  key->digest = EVP_MD_CTX_new ();
+  return key;
+}
+
+void
+soter_verify_key_free (SoterVerifyKey *key)
+{
+  EVP_MD_CTX_free (key->digest);
+  EVP_PKEY_CTX_free (key->pss20);
+  EVP_PKEY_CTX_free (key->pss32);
+  EVP_PKEY_free (key->pkey);
+  EVP_MD_free (key->sha256);
+  g_free (key);
+}
+
+gboolean
+soter_verify_signature_with_key (SoterVerifyKey *key, const SoterSigned *doc,
+                                 const char *link, GError **error)
+{
+  guchar sig[MAX_SIG_BYTES];
+  guchar digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_PKEY_CTX *ctx;
   gsize sig_len;
   int salt;
   gboolean ok;
 
-  pkey = load_public_key (pub_pem, link, error);
-  if (pkey == NULL)
-    return FALSE;
-  sig = decode_base64_strict (doc->signature, &sig_len, link, error);
-  if (sig == NULL || !salt_length (doc, link, &salt, error))
+  if (!decode_base64_strict (doc->signature, sig, &sig_len, link, error) ||
+      !salt_length (doc, link, &salt, error))
     return FALSE;
 
-  md = EVP_MD_CTX_new ();
-  ok = md != NULL &&
-       EVP_DigestVerifyInit (md, &pctx, EVP_sha256 (), NULL, pkey) == 1 &&
-       EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-       EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, salt) == 1 &&
-       EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) == 1 &&
-       EVP_DigestVerify (md, sig, sig_len, (const guchar *) doc->data, doc->len) == 1;
+  /* SHA-256 over the bytes as received, then the RSA-PSS check of it. */
+  ctx = key->sha256 && key->digest ? pss_context (key, salt) : NULL;
+  ok = ctx != NULL &&
+       EVP_DigestInit_ex2 (key->digest, key->sha256, NULL) == 1 &&
+       EVP_DigestUpdate (key->digest, doc->data, doc->len) == 1 &&
+       EVP_DigestFinal_ex (key->digest, digest, &digest_len) == 1 &&
+       EVP_PKEY_verify (ctx, sig, sig_len, digest, digest_len) == 1;
   ERR_clear_error ();
   if (!ok)
     g_set_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_BAD_SIGNATURE,
                  "%s: the signature does not match (RSA-PSS SHA-256, salt %d)", link, salt);
   return ok;
+}
+
+gboolean
+soter_verify_signature (const char *pub_pem, const SoterSigned *doc, const char *link,
+                        GError **error)
+{
+  g_autoptr(SoterVerifyKey) key = soter_verify_key_new (pub_pem, link, error);
+
+  return key != NULL && soter_verify_signature_with_key (key, doc, link, error);
 }
 
 /* ---- JSON, once its signature holds ------------------------------------ */
@@ -151,11 +222,13 @@ parse_object (const SoterSigned *doc, const char *link, JsonObject **out, GError
   g_autoptr(GError) local = NULL;
   gboolean in_string = FALSE, escaped = FALSE;
   JsonNode *root;
-  gsize start = 0;
+  gsize start = 0, closed_at = 0;
+  int depth = 0;
 
-  /* A signed document must be an object. Checking the first byte also keeps
-   * json-glib 1.6 away from input such as 2{"a":{}}, which it accepts (a
-   * number as the root) while leaking what follows. */
+  /* A signed document is one JSON object and nothing after it. Checking that
+   * here also keeps json-glib 1.6 from input it mishandles: it accepts
+   * 2{"a":{}} and {"a":1}{"b":2} (taking the first value) and leaks the
+   * rest. */
   while (start < doc->len && g_ascii_isspace (doc->data[start]))
     start++;
   if (start == doc->len || doc->data[start] != '{')
@@ -165,22 +238,39 @@ parse_object (const SoterSigned *doc, const char *link, JsonObject **out, GError
       return NULL;
     }
 
-  for (gsize i = 0; i < doc->len; i++)
+  for (gsize i = start; i < doc->len; i++)
     {
       guchar c = (guchar) doc->data[i];
 
+      if (closed_at > 0)
+        {
+          if (!g_ascii_isspace (c))
+            {
+              g_set_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON,
+                           "%s: data after the end of the JSON object", link);
+              return NULL;
+            }
+          continue;
+        }
       if (in_string && !escaped && c < 0x20)
         g_string_append_printf (fixed, "\\u%04x", c);
       else
         g_string_append_c (fixed, (char) c);
-      if (in_string && !escaped && c == '\\')
-        escaped = TRUE;
-      else
+      if (in_string)
         {
-          if (!escaped && c == '"')
-            in_string = !in_string;
-          escaped = FALSE;
+          if (escaped)
+            escaped = FALSE;
+          else if (c == '\\')
+            escaped = TRUE;
+          else if (c == '"')
+            in_string = FALSE;
         }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        depth++;
+      else if ((c == '}' || c == ']') && --depth == 0)
+        closed_at = i;
     }
 
   if (!json_parser_load_from_data (parser, fixed->str, (gssize) fixed->len, &local) ||

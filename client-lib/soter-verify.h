@@ -38,6 +38,22 @@ gboolean soter_verify_signature (const char        *pub_pem,
                                  const char        *link,
                                  GError           **error);
 
+/* A public key parsed once, for a server that checks many documents with the
+ * same pinned key (OpenSSL 3's PEM decoding costs more than a verification).
+ * A key keeps OpenSSL contexts: use it from one thread at a time. */
+typedef struct _SoterVerifyKey SoterVerifyKey;
+
+SoterVerifyKey *soter_verify_key_new (const char *pub_pem,
+                                      const char *link,
+                                      GError    **error);
+void            soter_verify_key_free (SoterVerifyKey *key);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoterVerifyKey, soter_verify_key_free)
+
+gboolean soter_verify_signature_with_key (SoterVerifyKey    *key,
+                                          const SoterSigned *doc,
+                                          const char        *link,
+                                          GError           **error);
+
 typedef struct {
   char   *pub_key;   /* PEM */
   char   *cpu_id;

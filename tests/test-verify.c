@@ -316,6 +316,12 @@ test_claims_and_json (void)
   g_clear_error (&error);
   chain_clear (&c);
 
+  chain_make (&c, RESULT (10, "1000") "{}", "1000");  /* data after the object */
+  g_assert_null (chain_verify (&c, NULL, &error));
+  g_assert_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON);
+  g_clear_error (&error);
+  chain_clear (&c);
+
   chain_make (&c, "{\"raw\":\"chal\",", "1000");  /* signed, but not JSON */
   g_assert_null (chain_verify (&c, NULL, &error));
   g_assert_error (error, SOTER_VERIFY_ERROR, SOTER_VERIFY_ERROR_MALFORMED_JSON);
