@@ -27,8 +27,13 @@ logs="$BUILD_DIR/meson-logs"
 # (clang with -fsanitize=fuzzer,address), unless only some tests were asked.
 if [ $# -eq 0 ]; then
   FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
-  [ -f "$FUZZ_DIR/build.ninja" ] ||
-    CC=clang meson setup "$FUZZ_DIR" -Dfuzzing=true >/dev/null
+  # b_lundef=false: ASan-instrumented shared libraries take the sanitizer
+  # runtime from the executable.
+  if [ -f "$FUZZ_DIR/build.ninja" ]; then
+    meson configure "$FUZZ_DIR" -Dfuzzing=true -Db_lundef=false >/dev/null
+  else
+    CC=clang meson setup "$FUZZ_DIR" -Dfuzzing=true -Db_lundef=false >/dev/null
+  fi
   meson compile -C "$FUZZ_DIR" tests/fuzz-verify
   meson test -C "$FUZZ_DIR" --no-rebuild --suite fuzz --print-errorlogs || rc=1
   logs="$logs $FUZZ_DIR/meson-logs"
