@@ -64,7 +64,10 @@ read_input (const char *name, Blob *out, GError **error)
         return FALSE;
       out->len = g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem));
       out->data = g_malloc (out->len + 1);
-      memcpy (out->data, g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)), out->len);
+      /* Empty input has no buffer at all: memcpy from NULL is undefined. */
+      if (out->len > 0)
+        memcpy (out->data, g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
+                out->len);
       out->data[out->len] = '\0';
       return TRUE;
     }
