@@ -522,22 +522,22 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
   g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   Job *job = data;
   GError *error = NULL;
+  g_autoptr(EVP_PKEY) pkey = NULL;
   g_autofree char *key_json = NULL;
   g_autofree char *key_sig = NULL;
 
-  /* The auth key first: making it takes a counter value, and the result's
-   * counter must come after it. */
-  if (!soter_keystore_get_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE,
-                                    &key_json, &key_sig, &error) ||
-      !soter_keystore_next_counter (self, &job->fields.counter, &error))
+  /* The auth key first, loaded once: making it takes a counter value, and
+   * the result's counter must come after it. */
+  pkey = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
+                        &key_sig, &error);
+  if (pkey == NULL || !soter_keystore_next_counter (self, &job->fields.counter, &error))
     {
       g_task_return_error (task, error);
       release_thread_state ();
       return;
     }
   job->json = soter_result_json_build (&job->fields);
-  job->signature = soter_keystore_sign (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE,
-                                        job->json, strlen (job->json), &error);
+  job->signature = pss_sign (pkey, job->json, strlen (job->json), &error);
   if (job->signature == NULL)
     g_task_return_error (task, error);
   else
