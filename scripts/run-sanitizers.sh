@@ -26,7 +26,7 @@ echo "AddressSanitizer+UBSan:"
 [ -f build/build.ninja ] || meson setup build >/dev/null
 meson compile -C build
 echo "valgrind memcheck (integration suite):"
-SOTERD=build/daemon/soterd SOTER_TEST_DEADLINE=180 \
+SOTERD=build/daemon/soterd SOTER_TEST_DEADLINE=600 \
   SOTERD_WRAPPER="valgrind -q --num-callers=30 --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
   /usr/bin/python3 tests/test_soterd.py > build/valgrind-tests.tap 2>&1 || rc=1
 grep -E '^not ok' build/valgrind-tests.tap || true

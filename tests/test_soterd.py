@@ -225,7 +225,7 @@ class TestAuthentication(SoterdTestCase):
 
 
 class TestErrors(SoterdTestCase):
-    config = {'LockoutAttempts': 5, 'LockoutSeconds': 2, 'RequestTimeout': 60}
+    config = {'LockoutAttempts': 5, 'LockoutSeconds': 2}
 
     def assert_fails(self, call, code, msg_part=''):
         mode, result, sig, err, msg = call.wait() if isinstance(call, Call) else call
