@@ -19,6 +19,7 @@ from gi.repository import Gio, GLib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOTERD = os.environ.get('SOTERD', os.path.join(ROOT, 'build', 'daemon', 'soterd'))
+SOTERCTL = os.environ.get('SOTERCTL', os.path.join(ROOT, 'build', 'tools', 'soterctl'))
 NAME = 'io.github.soterd.Soter1'
 PATH = '/io/github/soterd/Soter1'
 ACTIONS = [NAME + '.authenticate', NAME + '.enroll']
@@ -170,7 +171,28 @@ def main():
         ])
         doc = json.loads(result_json)
         ok = ok and doc['raw'] == 'order #4711: pay 12.00 EUR' and doc['cpu_id'] == cpu_id
-        print('\nsoterd demo: ' + ('signature chain verified, challenge and device match'
+
+        step("the same with soterctl verify: chain, claims, and replay protection")
+        files = {}
+        for name, content in [('device.pem', device_pem + '\n'), ('ask.json', ask_json),
+                              ('ask.sig', ask_sig), ('auth.json', auth_json),
+                              ('auth.sig', auth_sig), ('result.json', result_json),
+                              ('result.sig', signature)]:
+            files[name] = os.path.join(tmp, name)
+            with open(files[name], 'w') as f:
+                f.write(content)
+        cmd = [SOTERCTL, 'verify', '--device-key', files['device.pem'],
+               '--app-key', files['ask.json'], files['ask.sig'],
+               '--auth-key', files['auth.json'], files['auth.sig'],
+               '--challenge', 'order #4711: pay 12.00 EUR',
+               '--state', os.path.join(tmp, 'server-counters'),
+               files['result.json'], files['result.sig']]
+        first = subprocess.run(cmd, capture_output=True, text=True)
+        print('   first time: ', (first.stdout + first.stderr).strip())
+        again = subprocess.run(cmd, capture_output=True, text=True)
+        print('   replayed:   ', (again.stdout + again.stderr).strip())
+        ok = ok and first.returncode == 0 and again.returncode == 1
+        print('\nsoterd demo: ' + ('signature chain verified, challenge and device match, replay refused'
                                    if ok else 'VERIFICATION FAILED'))
         return 0 if ok else 1
     finally:
