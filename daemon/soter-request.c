@@ -48,7 +48,13 @@ struct _SoterRequest
   char                  *cancel_reason;
   gboolean               caller_gone;
   gboolean               finished;
+  gint64                 started_usec;
 };
+
+/* G_MESSAGES_DEBUG=soterd: each step with the time since the call arrived. */
+#define STEP(self, what) \
+  g_debug ("Request %.8s: %s at %.2f ms", (self)->id, (what), \
+           (g_get_monotonic_time () - (self)->started_usec) / 1000.0)
 
 static void start_verify (SoterRequest *self);
 
@@ -207,6 +213,7 @@ on_signed (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
       return;
     }
+  STEP (self, "signed");
   /* Cancelled while signing: the counter value is spent, the result is not
    * handed out. */
   if (finish_if_cancelled (self))
@@ -315,6 +322,7 @@ on_verified (GObject *source, GAsyncResult *res, gpointer data)
       count_miss (self);
       return;
     }
+  STEP (self, "matched");
   if (!soter_lockout_record_match (self->context->lockout, self->caller->uid, &error))
     {
       finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
@@ -358,6 +366,7 @@ on_prompt_shown (GObject *source, GAsyncResult *res, gpointer data)
         }
       return;
     }
+  STEP (self, "prompt shown");
   start_verify (self);
 }
 
@@ -412,6 +421,7 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
       finish_error (self, error);
       return;
     }
+  STEP (self, "reader open");
   if (finish_if_cancelled (self) || !check_can_proceed (self))
     return;
 
@@ -444,6 +454,7 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
       finish_error (self, error);
       return;
     }
+  STEP (self, "authorized");
   if (finish_if_cancelled (self))
     return;
 
@@ -473,6 +484,7 @@ on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
       finish_error (self, error);
       return;
     }
+  STEP (self, "caller known");
   self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
   soter_bouncer_check_async (self->job.sender, SOTER_ACTION_AUTHENTICATE, self->job.cancellable,
                              on_authorized, self);
@@ -532,6 +544,7 @@ soter_request_new (SoterContext          *context,
   self->challenge = g_strdup (challenge);
   self->modes = g_strdupv ((char **) modes);
   self->auth_content = g_strdup (auth_content);
+  self->started_usec = g_get_monotonic_time ();
   return self;
 }
 
