@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from gi.repository import Gio, GLib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 from soterd_testlib import Agent, Call, wait_until  # noqa: E402
+import virtual_reader  # noqa: E402
 
 SOTERD = os.environ.get('SOTERD', os.path.join(ROOT, 'build', 'daemon', 'soterd'))
 FPRINTD = '/usr/libexec/fprintd'
@@ -45,13 +45,7 @@ ACTIONS = ['io.github.soterd.Soter1.authenticate', 'io.github.soterd.Soter1.enro
 
 
 def scan(sock, print_id):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock)
-    s.sendall(f'SCAN {print_id}'.encode())
-    s.shutdown(socket.SHUT_WR)
-    while s.recv(64):
-        pass
-    s.close()
+    virtual_reader.command(sock, f'SCAN {print_id}')
 
 
 def pct(values, p):

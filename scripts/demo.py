@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ import tempfile
 from gi.repository import Gio, GLib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+import virtual_reader  # noqa: E402
 SOTERD = os.environ.get('SOTERD', os.path.join(ROOT, 'build', 'daemon', 'soterd'))
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(ROOT, 'build', 'tools', 'soterctl'))
 NAME = 'io.github.soterd.Soter1'
@@ -95,13 +96,7 @@ def main():
         print(line, end='', flush=True)
 
         def touch(print_id):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(reader)
-            s.sendall(f'SCAN {print_id}'.encode())
-            s.shutdown(socket.SHUT_WR)
-            while s.recv(64):
-                pass
-            s.close()
+            virtual_reader.command(reader, f'SCAN {print_id}')
 
         def call(method, args=None, reply=None):
             return conn.call_sync(NAME, PATH, NAME, method, args,

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ import unittest
 import dbus
 import dbusmock
 from gi.repository import Gio, GLib
+
+import virtual_reader
 
 BUS_NAME = 'io.github.soterd.Soter1'
 PATH = '/io/github/soterd/Soter1'
@@ -222,14 +223,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
     # --- the virtual reader ----------------------------------------------
 
     def reader(self, command):
-        """One command per connection, no trailing newline (TESTING.md)."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.socket)
-        s.sendall(command.encode())
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(1024):
-            pass
-        s.close()
+        virtual_reader.command(self.socket, command)
 
     def miss(self, print_id='someone-else'):
         """A non-matching scan, then wait for the agent's "try again", as a
