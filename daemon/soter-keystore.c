@@ -429,7 +429,7 @@ typedef struct {
   char             *app;
   guint32           uid;
   char             *scene;
-  SoterResultFields fields;   /* strings owned by the job */
+  SoterResultFields fields;   /* raw, fid, fp_n, fp_v owned by the job */
   char             *json;     /* results */
   char             *signature;
 } Job;
@@ -441,11 +441,8 @@ job_free (Job *job)
   g_free (job->scene);
   g_free ((char *) job->fields.raw);
   g_free ((char *) job->fields.fid);
-  g_free ((char *) job->fields.tee_n);
-  g_free ((char *) job->fields.tee_v);
   g_free ((char *) job->fields.fp_n);
   g_free ((char *) job->fields.fp_v);
-  g_free ((char *) job->fields.cpu_id);
   g_free (job->json);
   g_free (job->signature);
   g_free (job);
@@ -526,18 +523,20 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
   g_autofree char *key_json = NULL;
   g_autofree char *key_sig = NULL;
 
+  /* What the key store itself says: fixed once the store is open. */
+  job->fields.tee_n = soter_keystore_get_tee_name (self);
+  job->fields.tee_v = soter_keystore_get_tee_version (self);
+  job->fields.cpu_id = self->cpu_id;
+
   /* The auth key first, loaded once: making it takes a counter value, and
    * the result's counter must come after it. */
   pkey = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
                         &key_sig, &error);
-  if (pkey == NULL || !soter_keystore_next_counter (self, &job->fields.counter, &error))
+  if (pkey != NULL && soter_keystore_next_counter (self, &job->fields.counter, &error))
     {
-      g_task_return_error (task, error);
-      release_thread_state ();
-      return;
+      job->json = soter_result_json_build (&job->fields);
+      job->signature = pss_sign (pkey, job->json, strlen (job->json), &error);
     }
-  job->json = soter_result_json_build (&job->fields);
-  job->signature = pss_sign (pkey, job->json, strlen (job->json), &error);
   if (job->signature == NULL)
     g_task_return_error (task, error);
   else
@@ -557,11 +556,8 @@ soter_keystore_sign_result_async (SoterKeystore *self, const char *app,
   job->fields = *fields;
   job->fields.raw = g_strdup (fields->raw);
   job->fields.fid = g_strdup (fields->fid);
-  job->fields.tee_n = g_strdup (soter_keystore_get_tee_name (self));
-  job->fields.tee_v = g_strdup (soter_keystore_get_tee_version (self));
   job->fields.fp_n = g_strdup (fields->fp_n);
   job->fields.fp_v = g_strdup (fields->fp_v);
-  job->fields.cpu_id = g_strdup (self->cpu_id);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
   g_task_run_in_thread (task, sign_result_thread);
 }
