@@ -10,6 +10,7 @@ typedef struct {
   char           *path;
   guint32         uid;
   char           *session;
+  gboolean        fallback;
   guint           watch_id;
   SoterDBusAgent *proxy;
 } Agent;
@@ -74,7 +75,7 @@ find (SoterAgents *self, const char *bus_name, const char *path)
 
 gboolean
 soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
-                  guint32 uid, const char *session, GError **error)
+                  guint32 uid, const char *session, gboolean fallback, GError **error)
 {
   Agent *agent;
   guint count = 0;
@@ -99,6 +100,7 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
   agent->path = g_strdup (path);
   agent->uid = uid;
   agent->session = g_strdup (session);
+  agent->fallback = fallback;
   agent->proxy = soter_dbus_agent_proxy_new_sync (self->connection,
                                                   G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
                                                   G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
@@ -108,8 +110,8 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                     NULL, on_agent_vanished, self, NULL);
   self->agents = g_list_prepend (self->agents, agent);
-  g_debug ("Prompt agent %s%s registered for uid %u, session %s",
-           bus_name, path, uid, session ? session : "(none)");
+  g_debug ("Prompt agent %s%s registered for uid %u, session %s%s",
+           bus_name, path, uid, session ? session : "(none)", fallback ? " (fallback)" : "");
   return TRUE;
 }
 
@@ -131,23 +133,32 @@ soter_agents_count (SoterAgents *self)
   return g_list_length (self->agents);
 }
 
+/* Lower is better: an agent in the caller's own session before one that only
+ * shares its uid, and within each a regular agent before a fallback one. */
+static guint
+rank (const Agent *agent, const char *session)
+{
+  gboolean same_session = session != NULL && g_strcmp0 (agent->session, session) == 0;
+
+  return (same_session ? 0 : 2) + (agent->fallback ? 1 : 0);
+}
+
 SoterDBusAgent *
 soter_agents_lookup (SoterAgents *self, guint32 uid, const char *session)
 {
-  Agent *by_uid = NULL;
+  Agent *best = NULL;
 
+  /* Newest first: among agents of the same rank, the newest wins. */
   for (GList *l = self->agents; l != NULL; l = l->next)
     {
       Agent *agent = l->data;
 
       if (agent->uid != uid || agent->proxy == NULL)
         continue;
-      if (session != NULL && g_strcmp0 (agent->session, session) == 0)
-        return g_object_ref (agent->proxy);
-      if (by_uid == NULL)
-        by_uid = agent;
+      if (best == NULL || rank (agent, session) < rank (best, session))
+        best = agent;
     }
-  return by_uid ? g_object_ref (by_uid->proxy) : NULL;
+  return best ? g_object_ref (best->proxy) : NULL;
 }
 
 SoterAgents *

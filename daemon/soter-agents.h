@@ -21,6 +21,7 @@ gboolean soter_agents_add (SoterAgents *self,
                            const char  *path,
                            guint32      uid,
                            const char  *session,
+                           gboolean     fallback,
                            GError     **error);
 gboolean soter_agents_remove (SoterAgents *self,
                               const char  *bus_name,
@@ -28,7 +29,8 @@ gboolean soter_agents_remove (SoterAgents *self,
 guint    soter_agents_count (SoterAgents *self);
 
 /* The agent for a caller: the newest in the caller's logind session, else
- * the newest of the caller's uid; NULL when there is none. A new reference. */
+ * the newest of the caller's uid; a fallback agent only where no regular one
+ * of the same reach exists. NULL when there is none. A new reference. */
 SoterDBusAgent *soter_agents_lookup (SoterAgents *self,
                                      guint32      uid,
                                      const char  *session);

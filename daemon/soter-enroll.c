@@ -53,7 +53,14 @@ finish (SoterEnroll *self, const char *status, const GError *error)
 {
   if (self->invocation != NULL)
     {
-      if (!self->caller_gone)
+      /* A D-Bus name a shell user can read, rather than GIO's unmapped one. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !self->caller_gone)
+        g_dbus_method_invocation_return_error_literal (
+          g_steal_pointer (&self->invocation), SOTER_ERROR,
+          self->timed_out ? SOTER_ERROR_INTERNAL : SOTER_ERROR_CANCELLED,
+          self->timed_out ? "The enrollment timed out waiting for the reader"
+                          : "The enrollment was cancelled");
+      else if (!self->caller_gone)
         g_dbus_method_invocation_return_gerror (g_steal_pointer (&self->invocation), error);
       g_clear_object (&self->invocation);
     }

@@ -173,13 +173,16 @@ static gboolean
 handle_cancel (SoterDBusManager *skeleton, GDBusMethodInvocation *invocation,
                SoterManager *self)
 {
-  SoterRequest *request = g_hash_table_lookup (self->requests,
-                                               g_dbus_method_invocation_get_sender (invocation));
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  SoterRequest *request = g_hash_table_lookup (self->requests, sender);
+  SoterEnroll *enroll = g_hash_table_lookup (self->enrolls, sender);
 
   /* Cancelling when nothing is pending is not an error: the request may
    * just have ended, and the app cannot know. */
   if (request != NULL)
     soter_request_cancel (request, SOTER_ERROR_CANCELLED, "the app cancelled", FALSE);
+  if (enroll != NULL)
+    soter_enroll_cancel (enroll, FALSE);
   soter_dbus_manager_complete_cancel_soter_authentication (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -334,26 +337,82 @@ handle_get_auth_key (SoterDBusManager *skeleton, GDBusMethodInvocation *invocati
 
 /* ---- agents ---------------------------------------------------------- */
 
+typedef struct {
+  char     *path;
+  gboolean  fallback;
+} AgentRegistration;
+
+static void
+agent_registration_free (AgentRegistration *reg)
+{
+  g_free (reg->path);
+  g_free (reg);
+}
+
 static void
 register_agent (SoterManager *self, GDBusMethodInvocation *invocation, SoterCaller *caller,
                 gpointer data)
 {
+  AgentRegistration *reg = data;
   g_autoptr(GError) error = NULL;
 
-  if (!soter_agents_add (self->context->agents, caller->sender, data, caller->uid,
-                         caller->session, &error))
+  if (!soter_agents_add (self->context->agents, caller->sender, reg->path, caller->uid,
+                         caller->session, reg->fallback, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
-  soter_dbus_manager_complete_register_agent (self->skeleton, invocation);
+  /* Both methods reply with no values. */
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+register_agent_with (SoterManager *self, GDBusMethodInvocation *invocation, const char *path,
+                     gboolean fallback)
+{
+  AgentRegistration *reg = g_new0 (AgentRegistration, 1);
+
+  reg->path = g_strdup (path);
+  reg->fallback = fallback;
+  with_caller (self, invocation, register_agent, reg, (GDestroyNotify) agent_registration_free);
 }
 
 static gboolean
 handle_register_agent (SoterDBusManager *skeleton, GDBusMethodInvocation *invocation,
                        const char *path, SoterManager *self)
 {
-  with_caller (self, invocation, register_agent, g_strdup (path), g_free);
+  register_agent_with (self, invocation, path, FALSE);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_register_agent_with_options (SoterDBusManager *skeleton,
+                                    GDBusMethodInvocation *invocation, const char *path,
+                                    GVariant *options, SoterManager *self)
+{
+  gboolean fallback = FALSE;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  /* Unknown options are refused, so an agent never believes in an option
+   * this soterd does not honour. */
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      if (g_str_equal (key, "fallback") && g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        fallback = g_variant_get_boolean (value);
+      else
+        {
+          g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+                                                 G_DBUS_ERROR_INVALID_ARGS,
+                                                 "Unknown agent option %s of type %s", key,
+                                                 g_variant_get_type_string (value));
+          g_variant_unref (value);
+          return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+    }
+  register_agent_with (self, invocation, path, fallback);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -514,6 +573,8 @@ soter_manager_new (SoterContext *context)
   g_signal_connect (sk, "handle-get-app-secure-key", G_CALLBACK (handle_get_app_secure_key), self);
   g_signal_connect (sk, "handle-get-auth-key", G_CALLBACK (handle_get_auth_key), self);
   g_signal_connect (sk, "handle-register-agent", G_CALLBACK (handle_register_agent), self);
+  g_signal_connect (sk, "handle-register-agent-with-options",
+                    G_CALLBACK (handle_register_agent_with_options), self);
   g_signal_connect (sk, "handle-unregister-agent", G_CALLBACK (handle_unregister_agent), self);
   g_signal_connect (sk, "handle-enroll", G_CALLBACK (handle_enroll), self);
   g_signal_connect (sk, "handle-list-enrolled-fingers", G_CALLBACK (handle_list), self);

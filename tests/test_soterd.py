@@ -11,7 +11,7 @@ import sys
 
 import dbus
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
@@ -483,6 +483,49 @@ class TestCallers(SoterdTestCase):
         with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
             self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)))
         self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)), conn=self.agent.conn)
+
+
+    def test_fallback_agent_serves_only_when_no_other_does(self):
+        self.enroll()
+        fallback = Agent(self.connect(), '/test/fallback')
+        Call(fallback.conn, 'RegisterAgentWithOptions',
+             GLib.Variant('(oa{sv})', (fallback.path, {'fallback': GLib.Variant('b', True)})),
+             None).wait()
+        # Registered after the regular agent, and still not chosen.
+        self.assertEqual(self.authenticate()[3], 0)
+        self.assertEqual((len(self.agent.shown), len(fallback.shown)), (1, 0))
+
+        # With the regular agent gone, the fallback one serves.
+        self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)), conn=self.agent.conn)
+        call = self.start_auth()
+        fallback.wait_shown()
+        self.reader('SCAN finger-1')
+        self.assertEqual(call.wait()[3], 0)
+        self.assertEqual(len(self.agent.shown), 1)
+
+    def test_register_agent_refuses_unknown_options(self):
+        for options in ({'fallback': GLib.Variant('s', 'yes')}, {'modal': GLib.Variant('b', True)}):
+            with self.assertRaisesRegex(GLib.Error, 'InvalidArgs.*Unknown agent option'):
+                self.call('RegisterAgentWithOptions',
+                          GLib.Variant('(oa{sv})', ('/test/odd', options)))
+
+    def test_app_cancel_ends_its_enrollment_and_stores_nothing(self):
+        statuses = []
+        sub = self.conn.signal_subscribe(None, 'io.github.soterd.Soter1', 'EnrollStatus', None,
+                                         None, Gio.DBusSignalFlags.NONE,
+                                         lambda *a: statuses.append(a[5].unpack()))
+        try:
+            self.call('Enroll', GLib.Variant('(s)', ('left-thumb',)))
+            self.reader('SCAN finger-1')
+            wait_until(lambda: statuses, 'the first enrollment stage')
+            self.call('CancelSoterAuthentication')
+            wait_until(lambda: statuses[-1][1], 'the end of the enrollment')
+        finally:
+            self.conn.signal_unsubscribe(sub)
+        self.assertEqual(statuses[-1], ('enroll-failed', True))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'), ([],))
+        # The reader is free: the next enrollment completes.
+        self.assertEqual(self.enroll()[-1], ('enroll-completed', True))
 
 
 class TestLifecycle(SoterdTestCase):
