@@ -1,5 +1,12 @@
-/* soter-error.c — the SOTER GError domain and its D-Bus error names. */
-#include "soter-error.h"
+/* soter-error.c — the SOTER GError domain and its D-Bus error names, shared
+ * by libsoter and soterd.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef SOTER_COMPILATION
+#define SOTER_COMPILATION
+#endif
+#include "soter/soter-error.h"
 
 #include <gio/gio.h>
 
