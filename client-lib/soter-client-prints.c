@@ -73,6 +73,7 @@ static void
 on_enroll_started (GObject *source, GAsyncResult *res, gpointer data)
 {
   Enrollment *e = data;
+  SoterClient *self = g_task_get_source_object (e->task);
   GError *error = NULL;
 
   if (!soter_dbus_manager_call_enroll_finish (SOTER_DBUS_MANAGER (source), res, &error))
@@ -87,9 +88,10 @@ on_enroll_started (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   /* Only now: soterd owns the name, so "vanished" means it left. */
-  e->watch = g_bus_watch_name_on_connection (soter_client_get_connection (g_task_get_source_object (e->task)), SOTER_BUS_NAME,
+  e->watch = g_bus_watch_name_on_connection (soter_client_get_connection (self), SOTER_BUS_NAME,
                                              G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                              on_soterd_vanished, e, NULL);
+  soter_client_emit_enroll_started (self);
 }
 
 /**
@@ -101,7 +103,8 @@ on_enroll_started (GObject *source, GAsyncResult *res, gpointer data)
  * @callback: called when the enrollment has ended
  * @user_data: data for @callback
  *
- * Enrolls a finger of the calling user. Progress comes as
+ * Enrolls a finger of the calling user. #SoterClient::enroll-started says
+ * when the reader is reading, then progress comes as
  * #SoterClient::enroll-status signals, one a stage; it completes when the
  * enrollment has ended. Needs the `enroll` polkit action.
  */

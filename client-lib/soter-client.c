@@ -37,7 +37,7 @@ struct _SoterClient
 
 G_DEFINE_FINAL_TYPE (SoterClient, soter_client, G_TYPE_OBJECT)
 
-enum { SIGNAL_ENROLL_STATUS, N_SIGNALS };
+enum { SIGNAL_ENROLL_STARTED, SIGNAL_ENROLL_STATUS, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---- shared helpers --------------------------------------------------- */
@@ -989,6 +989,12 @@ soter_client_get_auth_key_sync (SoterClient *self, const char *scene, char **key
 /* ---- the object ------------------------------------------------------- */
 
 void
+soter_client_emit_enroll_started (SoterClient *self)
+{
+  g_signal_emit (self, signals[SIGNAL_ENROLL_STARTED], 0);
+}
+
+void
 soter_client_emit_enroll_status (SoterClient *self, const char *result, gboolean done)
 {
   g_signal_emit (self, signals[SIGNAL_ENROLL_STATUS], 0, result, done);
@@ -1011,6 +1017,17 @@ soter_client_class_init (SoterClientClass *klass)
 
   /* Registers SOTER's D-Bus error names, so replies map to SOTER_ERROR. */
   (void) SOTER_ERROR;
+
+  /**
+   * SoterClient::enroll-started:
+   * @self: the #SoterClient
+   *
+   * An enrollment started with soter_client_enroll() has the reader and is
+   * reading: the moment to ask the user for a finger.
+   */
+  signals[SIGNAL_ENROLL_STARTED] =
+    g_signal_new ("enroll-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 0);
 
   /**
    * SoterClient::enroll-status:

@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 #define SOTER_MANAGER_IFACE "io.github.soterd.Soter1"
 
 SoterDBusManager *soter_client_get_proxy (SoterClient *self);
+void              soter_client_emit_enroll_started (SoterClient *self);
 void              soter_client_emit_enroll_status (SoterClient *self,
                                                    const char  *result,
                                                    gboolean     done);

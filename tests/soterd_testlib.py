@@ -115,6 +115,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
 
     config = {'LockoutSeconds': 30}
     with_reader = True
+    with_agent = True   # the harness's own prompt agent, registered in setUp
 
     @classmethod
     def setUpClass(cls):
@@ -149,7 +150,8 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.start_daemon()
         self.conn = self.connect()
         self.agent = Agent(self.connect())
-        self.agent.register()
+        if self.with_agent:
+            self.agent.register()
 
     def tearDown(self):
         rc = self.stop_daemon()

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""libsoter against a running soterd on a private bus: the C API (each case
+of test-client, run as its own test) and the same library through PyGObject,
+from Debian's /usr/bin/python3 with the typelib from the build tree."""
+
+import os
+import subprocess
+import sys
+
+import dbus
+
+sys.path.insert(0, os.path.dirname(__file__))
+import taprunner  # noqa: E402
+from soterd_testlib import DEADLINE, SoterdTestCase, wait_until  # noqa: E402
+
+import gi  # noqa: E402
+gi.require_version('Soter', '1')
+from gi.repository import Gio, GLib, Soter  # noqa: E402
+
+TEST_CLIENT = os.environ.get('SOTER_TEST_CLIENT',
+                             os.path.join(os.path.dirname(__file__), '..', 'build', 'tests',
+                                          'test-client'))
+LIBSOTER = os.environ.get('LIBSOTER', os.path.join(os.path.dirname(__file__), '..', 'build',
+                                                   'client-lib', 'libsoter.so'))
+
+
+class TestCApi(SoterdTestCase):
+    """Each GTest case of test-client, with its own soterd and state."""
+    with_agent = False  # test-client brings its own SoterAgent
+
+    def run_case(self, path):
+        env = dict(os.environ, SOTER_TEST_READER=self.socket, SOTER_TEST_TMP=self.tmp,
+                   G_DEBUG='fatal-criticals')
+        r = subprocess.run([TEST_CLIENT, '-p', path], env=env, capture_output=True, text=True,
+                           timeout=4 * DEADLINE)
+        self.assertEqual(r.returncode, 0, f'{path} failed:\n{r.stdout}{r.stderr}')
+        self.assertIn(f'ok 1 {path}', r.stdout.replace('# ', ''))
+
+
+def _c_cases():
+    out = subprocess.run([TEST_CLIENT, '-l'], capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in out.splitlines() if line.startswith('/')]
+
+
+for _path in _c_cases():
+    def _case(self, path=_path):
+        self.run_case(path)
+    setattr(TestCApi, 'test_c' + _path.replace('/', '_').replace('-', '_'), _case)
+
+
+class TestPyGObject(SoterdTestCase):
+    """What a Python app and a Python prompt agent write."""
+    with_agent = False
+
+    def setUp(self):
+        super().setUp()
+        self.client = Soter.Client.new_sync(None)
+        self.shown = []
+        self.closed = []
+
+    def tearDown(self):
+        self.client = None
+        super().tearDown()
+
+    def finish(self, start, finish, *args):
+        """Runs an async method to its end, iterating the main loop."""
+        box = []
+        start(*args, lambda src, res: box.append(res))
+        wait_until(lambda: box, f'{start.__name__} to finish')
+        return finish(box[0])
+
+    def enroll(self, finger='right-index-finger'):
+        statuses = []
+        started = self.client.connect('enroll-started',
+                                      lambda c: [self.reader('SCAN finger-1') for _ in range(5)])
+        status = self.client.connect('enroll-status', lambda c, r, d: statuses.append((r, d)))
+        try:
+            ok = self.finish(self.client.enroll, self.client.enroll_finish, finger, None)
+        finally:
+            self.client.disconnect(started)
+            self.client.disconnect(status)
+        self.assertTrue(ok)
+        return statuses
+
+    def make_agent(self, on_show):
+        agent = Soter.Agent.new(self.client, False)
+        agent.connect('show', lambda a, rid, content, app, uid, modes:
+                      self.shown.append((rid, content, app, uid, modes)) or on_show(a, rid))
+        agent.connect('close', lambda a, rid, outcome: self.closed.append((rid, outcome)))
+        self.assertTrue(agent.register_sync(None))
+        return agent
+
+    def authenticate(self, challenge, content='', cancellable=None):
+        return self.finish(self.client.start_authentication,
+                           self.client.start_authentication_finish,
+                           challenge, ['fingerPrint'], content, cancellable)
+
+    def test_authenticate_and_verify_with_openssl(self):
+        statuses = self.enroll()
+        self.assertEqual(statuses, [('enroll-stage-passed', False)] * 5 +
+                         [('enroll-completed', True)])
+        self.assertEqual(self.client.list_enrolled_fingers_sync(None), ['right-index-finger'])
+        self.assertTrue(self.client.is_enrolled_sync('fingerPrint', None))
+
+        _agent = self.make_agent(lambda a, rid: self.reader('SCAN finger-1'))
+        result = self.authenticate('py-challenge', 'Log in to Example')
+        self.assertTrue(result.check())
+        self.assertEqual((result.props.err_code, result.props.err_msg, result.props.auth_mode),
+                         (0, 'startSoterAuthentication:ok', 'fingerPrint'))
+        self.assertEqual(self.shown[0][1:], ('Log in to Example', os.path.realpath(sys.executable),
+                                             os.getuid(), ['fingerPrint']))
+        wait_until(lambda: self.closed, 'the prompt to close')
+        self.assertEqual(self.closed[0], (self.shown[0][0], 0))
+
+        ok, pem, cpu_id, tee_n, tee_v = self.client.get_device_key_sync(None)
+        ok, ask, ask_sig = self.client.get_app_secure_key_sync(None)
+        ok, auth, auth_sig = self.client.get_auth_key_sync(None, None)
+        import json
+        self.assertTrue(self.openssl_verify(json.loads(auth)['pub_key'],
+                                            result.get_result_json(),
+                                            result.get_result_json_signature()))
+        self.assertTrue(self.openssl_verify(json.loads(ask)['pub_key'], auth, auth_sig))
+        self.assertTrue(self.openssl_verify(pem, ask, ask_sig))
+        self.assertEqual(json.loads(result.get_result_json())['cpu_id'], cpu_id)
+
+    def test_soter_errors_raise_in_the_soter_domain(self):
+        # A SOTER failure is a result; check() raises it as Soter.Error.
+        result = self.authenticate('c')
+        self.assertEqual(result.props.err_code, Soter.Error.NOT_ENROLLED)
+        with self.assertRaises(GLib.Error) as cm:
+            result.check()
+        self.assertTrue(cm.exception.matches(Soter.error_quark(), Soter.Error.NOT_ENROLLED))
+
+        # A D-Bus error of soterd's (real polkit refusal, from the mock) too.
+        self.polkitd_obj.SetAllowed(dbus.Array([], signature='s'))
+        with self.assertRaises(GLib.Error) as cm:
+            self.client.get_app_secure_key_sync(None)
+        self.assertTrue(cm.exception.matches(Soter.error_quark(), Soter.Error.NOT_AUTHORIZED),
+                        cm.exception)
+        self.assertNotIn('GDBus.Error', cm.exception.message)
+
+    def test_gio_cancellable_cancels_and_frees_the_reader(self):
+        self.enroll()
+        cancellable = Gio.Cancellable()
+        _agent = self.make_agent(lambda a, rid: cancellable.cancel())
+        with self.assertRaises(GLib.Error) as cm:
+            self.authenticate('c', cancellable=cancellable)
+        self.assertTrue(cm.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED))
+        wait_until(lambda: self.closed, 'the prompt to close')
+        self.assertEqual(self.closed[0][1], Soter.Error.CANCELLED)
+
+    def test_agent_cancel_from_python(self):
+        self.enroll()
+        _agent = self.make_agent(lambda a, rid: a.cancel(rid, None, None))
+        result = self.authenticate('c')
+        self.assertEqual(result.props.err_code, Soter.Error.CANCELLED)
+
+
+class TestLibrary(SoterdTestCase):
+    with_reader = False
+    with_agent = False
+
+    def test_only_the_api_is_exported(self):
+        out = subprocess.run(['nm', '-D', '--defined-only', LIBSOTER], capture_output=True,
+                             text=True, check=True).stdout
+        symbols = [line.split()[-1].split('@')[0] for line in out.splitlines()
+                   if line.split()[-2] in ('T', 'D', 'B', 'R')]
+        self.assertTrue(symbols)
+        for sym in symbols:
+            self.assertTrue(sym.startswith(('soter_client_', 'soter_agent_', 'soter_result_',
+                                            'soter_error_')), sym)
+            self.assertFalse(sym.startswith('soter_dbus_'), sym)
+        self.assertIn('soter_client_start_authentication', symbols)
+
+
+if __name__ == '__main__':
+    taprunner.main(sys.modules[__name__])
