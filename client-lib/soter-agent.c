@@ -43,6 +43,24 @@ static GParamSpec *props[N_PROPS];
 enum { SIGNAL_SHOW, SIGNAL_UPDATE, SIGNAL_CLOSE, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+/* soterd calls only from its own name: a prompt shown by anyone else would
+ * be a lie to the user. (Checked in each handler, in the agent's own main
+ * context: GDBus runs g-authorize-method in a thread of its own.) */
+static gboolean
+from_soterd (SoterAgent *self, GDBusMethodInvocation *invocation)
+{
+  GDBusProxy *proxy = G_DBUS_PROXY (soter_client_get_proxy (self->client));
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (proxy);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  if (owner != NULL && g_strcmp0 (sender, owner) == 0)
+    return TRUE;
+  g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR,
+                                                 G_DBUS_ERROR_ACCESS_DENIED,
+                                                 "Only soterd may call a prompt agent");
+  return FALSE;
+}
+
 static gboolean
 handle_show (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
              const char *request_id, GVariant *details, SoterAgent *self)
@@ -51,6 +69,8 @@ handle_show (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
   g_autofree const char **modes = NULL;
   guint32 uid = G_MAXUINT32;
 
+  if (!from_soterd (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   g_variant_lookup (details, "auth_content", "&s", &auth_content);
   g_variant_lookup (details, "app_id", "&s", &app_id);
   g_variant_lookup (details, "uid", "u", &uid);
@@ -67,6 +87,8 @@ static gboolean
 handle_update (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
                const char *request_id, const char *message, SoterAgent *self)
 {
+  if (!from_soterd (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   soter_dbus_agent_complete_update_prompt (skeleton, invocation);
   g_signal_emit (self, signals[SIGNAL_UPDATE], 0, request_id, message);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -76,27 +98,11 @@ static gboolean
 handle_close (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
               const char *request_id, guint outcome, SoterAgent *self)
 {
+  if (!from_soterd (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   soter_dbus_agent_complete_close_prompt (skeleton, invocation);
   g_signal_emit (self, signals[SIGNAL_CLOSE], 0, request_id, outcome);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-/* soterd calls only from its own name: a prompt shown by anyone else would
- * be a lie to the user. */
-static gboolean
-authorize_method (GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocation,
-                  SoterAgent *self)
-{
-  GDBusProxy *proxy = G_DBUS_PROXY (soter_client_get_proxy (self->client));
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (proxy);
-  const char *sender = g_dbus_method_invocation_get_sender (invocation);
-
-  if (owner != NULL && g_strcmp0 (sender, owner) == 0)
-    return TRUE;
-  g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR,
-                                                 G_DBUS_ERROR_ACCESS_DENIED,
-                                                 "Only soterd may call a prompt agent");
-  return FALSE;
 }
 
 /**
@@ -433,6 +439,9 @@ soter_agent_dispose (GObject *object)
     soter_dbus_manager_call_unregister_agent (soter_client_get_proxy (self->client),
                                               self->object_path, NULL, NULL, NULL);
   self->registered = FALSE;
+  /* A call already queued must not reach a disposed agent. */
+  if (self->skeleton != NULL)
+    g_signal_handlers_disconnect_by_data (self->skeleton, self);
   g_clear_object (&self->skeleton);
   g_clear_object (&self->client);
   G_OBJECT_CLASS (soter_agent_parent_class)->dispose (object);
@@ -533,5 +542,4 @@ soter_agent_init (SoterAgent *self)
   g_signal_connect (self->skeleton, "handle-show-prompt", G_CALLBACK (handle_show), self);
   g_signal_connect (self->skeleton, "handle-update-prompt", G_CALLBACK (handle_update), self);
   g_signal_connect (self->skeleton, "handle-close-prompt", G_CALLBACK (handle_close), self);
-  g_signal_connect (self->skeleton, "g-authorize-method", G_CALLBACK (authorize_method), self);
 }

@@ -155,6 +155,21 @@ class TestPyGObject(SoterdTestCase):
         result = self.authenticate('c')
         self.assertEqual(result.props.err_code, Soter.Error.CANCELLED)
 
+    def test_only_soterd_may_call_the_agent(self):
+        agent = self.make_agent(lambda a, rid: None)
+        other = self.connect()
+        box = []
+        other.call(self.client.get_connection().get_unique_name(), agent.get_object_path(),
+                   'io.github.soterd.Soter1.Agent', 'ShowPrompt',
+                   GLib.Variant('(sa{sv})', ('forged', {'auth_content': GLib.Variant('s', 'Pay')})),
+                   None, Gio.DBusCallFlags.NONE, -1, None,
+                   lambda c, res: box.append(res))
+        wait_until(lambda: box, 'the forged ShowPrompt to be answered')
+        with self.assertRaises(GLib.Error) as cm:
+            other.call_finish(box[0])
+        self.assertIn('AccessDenied', cm.exception.message)
+        self.assertEqual(self.shown, [])
+
 
 class TestLibrary(SoterdTestCase):
     with_reader = False
