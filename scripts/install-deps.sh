@@ -12,6 +12,7 @@ PACKAGES="
   libjson-glib-dev
   libpolkit-gobject-1-dev
   libsystemd-dev
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gi-docgen
   dbus dbus-daemon
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
   clang libclang-rt-14-dev

@@ -36,6 +36,16 @@ NODE_INFO = Gio.DBusNodeInfo.new_for_xml(open(XML).read())
 DEADLINE = int(os.environ.get('SOTER_TEST_DEADLINE', '30'))
 
 
+def child_env(**extra):
+    """The environment for soterd and C test programs: where the harness runs
+    with sanitizer options of its own (Python under an ASan preload), the
+    children get theirs back."""
+    env = dict(os.environ, **extra)
+    if 'SOTER_CHILD_ASAN_OPTIONS' in env:
+        env['ASAN_OPTIONS'] = env['SOTER_CHILD_ASAN_OPTIONS']
+    return env
+
+
 def wait_until(predicate, what, deadline=DEADLINE):
     """Iterates the main loop until predicate() is true; fails after deadline."""
     ctx = GLib.MainContext.default()
@@ -169,8 +179,8 @@ class SoterdTestCase(dbusmock.DBusTestCase):
     # --- the daemon ------------------------------------------------------
 
     def daemon_env(self):
-        env = dict(os.environ, STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',
-                   FP_DRIVERS_WHITELIST='virtual_device')
+        env = child_env(STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',
+                        FP_DRIVERS_WHITELIST='virtual_device')
         if self.with_reader:
             env['FP_VIRTUAL_DEVICE'] = self.socket
         else:

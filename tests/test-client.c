@@ -206,6 +206,10 @@ static void
 on_show (SoterAgent *agent, const char *request_id, const char *auth_content,
          const char *app_id, guint uid, char **modes, Prompt *p)
 {
+  g_free (p->request_id);
+  g_free (p->auth_content);
+  g_free (p->app_id);
+  g_strfreev (p->modes);
   p->request_id = g_strdup (request_id);
   p->auth_content = g_strdup (auth_content);
   p->app_id = g_strdup (app_id);

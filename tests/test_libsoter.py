@@ -11,7 +11,7 @@ import dbus
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import DEADLINE, SoterdTestCase, wait_until  # noqa: E402
+from soterd_testlib import DEADLINE, SoterdTestCase, child_env, wait_until  # noqa: E402
 
 import gi  # noqa: E402
 gi.require_version('Soter', '1')
@@ -29,8 +29,8 @@ class TestCApi(SoterdTestCase):
     with_agent = False  # test-client brings its own SoterAgent
 
     def run_case(self, path):
-        env = dict(os.environ, SOTER_TEST_READER=self.socket, SOTER_TEST_TMP=self.tmp,
-                   G_DEBUG='fatal-criticals')
+        env = child_env(SOTER_TEST_READER=self.socket, SOTER_TEST_TMP=self.tmp,
+                        G_DEBUG='fatal-criticals')
         r = subprocess.run([TEST_CLIENT, '-p', path], env=env, capture_output=True, text=True,
                            timeout=4 * DEADLINE)
         self.assertEqual(r.returncode, 0, f'{path} failed:\n{r.stdout}{r.stderr}')
