@@ -31,8 +31,10 @@ class TestCApi(SoterdTestCase):
     def run_case(self, path):
         env = child_env(SOTER_TEST_READER=self.socket, SOTER_TEST_TMP=self.tmp,
                         G_DEBUG='fatal-criticals')
-        r = subprocess.run([TEST_CLIENT, '-p', path], env=env, capture_output=True, text=True,
-                           timeout=4 * DEADLINE)
+        # SOTER_CLIENT_WRAPPER runs test-client under a tool, e.g. valgrind.
+        wrapper = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
+        r = subprocess.run([*wrapper, TEST_CLIENT, '-p', path], env=env, capture_output=True,
+                           text=True, timeout=4 * DEADLINE)
         self.assertEqual(r.returncode, 0, f'{path} failed:\n{r.stdout}{r.stderr}')
         self.assertIn(f'ok 1 {path}', r.stdout.replace('# ', ''))
 
