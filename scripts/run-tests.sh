@@ -3,7 +3,9 @@
 # the GTest unit tests and the integration suites (private system bus,
 # dbusmock's polkitd, libfprint's virtual reader: soterd's D-Bus API,
 # libsoter from C and PyGObject, soterctl in a pty), with libsoter's API
-# documentation built with fatal warnings. Ends with the line
+# documentation built with fatal warnings; and, as root, the install test
+# (prefix /usr, as Debian installs: the installed files on a real bus with
+# the real polkitd). Ends with the line
 # 'N passed, N failed, N skipped' counting individual test cases.
 #
 #   scripts/run-tests.sh [MESON TEST ARGS…]     e.g. --suite unit
@@ -15,9 +17,9 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD_DIR:-build}
 if [ -f "$BUILD_DIR/build.ninja" ]; then
-  meson configure "$BUILD_DIR" -Dwerror=true -Ddocs=true >/dev/null
+  meson configure "$BUILD_DIR" --prefix=/usr -Dwerror=true -Ddocs=true >/dev/null
 else
-  meson setup "$BUILD_DIR" -Dwerror=true -Ddocs=true >/dev/null
+  meson setup "$BUILD_DIR" --prefix=/usr -Dwerror=true -Ddocs=true >/dev/null
 fi
 meson compile -C "$BUILD_DIR"
 
