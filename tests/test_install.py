@@ -15,6 +15,7 @@ case is skipped, saying so."""
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -148,6 +149,14 @@ class TestInstall(unittest.TestCase):
                      'SystemdService=soterd.service'):
             self.assertIn(line + '\n', text)
         self.assertTrue(os.access(self.in_dest(soterd), os.X_OK))
+
+    def test_unit_is_hardened_to_at_most_2(self):
+        unit = [f for f in installed_files(self.dest) if f.endswith('/soterd.service')][0]
+        r = subprocess.run(['systemd-analyze', 'security', '--offline=yes', '--no-pager',
+                            self.in_dest(unit)], capture_output=True, text=True)
+        m = re.search(r'Overall exposure level for soterd.service: ([0-9.]+)', r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
 
 
 # The default policy of Debian's /usr/share/dbus-1/system.conf, which every
