@@ -138,6 +138,9 @@ main (int argc, char **argv)
       g_printerr ("soterd: %s\n", error->message);
       return EXIT_FAILURE;
     }
+  /* A crash between writing a temporary file and renaming it leaves the
+   * temporary behind; the target itself is always whole. */
+  soter_file_remove_temporaries (state_dir);
 
   /* Private keys live in OpenSSL's secure heap where it is available. */
   CRYPTO_secure_malloc_init (64 * 1024, 64);

@@ -1,18 +1,34 @@
-/* soter-file.c — durable, atomic small-file writes.
+/* soter-file.c — durable, atomic small-file writes, and the clean-up of what
+ * a crash can leave.
  *
- * GLib's g_file_set_contents_full() already writes a temporary file, fsyncs
- * it and renames it over the target (and removes the temporary on failure).
- * What it does not do is fsync the directory, without which the rename itself
- * may be lost on power failure; SPEC §6 asks for that too.
+ * A write goes to a temporary file beside its target, named
+ * ".<name>.tmp-XXXXXX", is fsynced, renamed over the target, and the
+ * directory is fsynced (without which the rename itself may be lost on power
+ * failure; SPEC §6). A write that fails removes its temporary. A process
+ * killed between creating and renaming it cannot: the recognisable name lets
+ * the next start remove such leftovers, which nothing else in the state
+ * directory (soterd's alone, mode 0700) can be mistaken for.
  */
 #include "soter-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+
+#define TEMP_MARK ".tmp-"
+
+static gboolean
+set_errno_error (GError **error, int saved, const char *what, const char *path)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Could not %s %s: %s", what,
+               path, g_strerror (saved));
+  return FALSE;
+}
 
 static gboolean
 fsync_dir (const char *dir, GError **error)
@@ -21,22 +37,32 @@ fsync_dir (const char *dir, GError **error)
   int saved;
 
   if (fd < 0)
-    goto fail;
+    return set_errno_error (error, errno, "open directory", dir);
   if (fsync (fd) < 0)
     {
       saved = errno;
       close (fd);
-      errno = saved;
-      goto fail;
+      return set_errno_error (error, saved, "sync directory", dir);
     }
   close (fd);
   return TRUE;
+}
 
-fail:
-  saved = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-               "Could not sync directory %s: %s", dir, g_strerror (saved));
-  return FALSE;
+static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return FALSE;
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -47,13 +73,33 @@ soter_file_write_atomic (const char *path,
                          GError    **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *tmp = g_strdup_printf ("%s/.%s" TEMP_MARK "XXXXXX", dir, base);
+  int fd, saved;
 
-  if (!g_file_set_contents_full (path, data, (gssize) len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                 G_FILE_SET_CONTENTS_DURABLE,
-                                 mode, error))
-    return FALSE;
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
+  if (fd < 0)
+    return set_errno_error (error, errno, "create a temporary file for", path);
 
+  if (!write_all (fd, data, len) || fchmod (fd, (mode_t) mode) < 0 || fsync (fd) < 0)
+    {
+      saved = errno;
+      close (fd);
+      g_unlink (tmp);
+      return set_errno_error (error, saved, "write", path);
+    }
+  if (close (fd) < 0)
+    {
+      saved = errno;
+      g_unlink (tmp);
+      return set_errno_error (error, saved, "write", path);
+    }
+  if (rename (tmp, path) < 0)
+    {
+      saved = errno;
+      g_unlink (tmp);
+      return set_errno_error (error, saved, "replace", path);
+    }
   return fsync_dir (dir, error);
 }
 
@@ -61,11 +107,40 @@ gboolean
 soter_file_ensure_dir (const char *path, GError **error)
 {
   if (g_mkdir_with_parents (path, 0700) < 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "Could not create directory %s: %s", path, g_strerror (saved));
-      return FALSE;
-    }
+    return set_errno_error (error, errno, "create directory", path);
   return TRUE;
+}
+
+static gboolean
+is_temporary (const char *name)
+{
+  const char *mark = g_strrstr (name, TEMP_MARK);
+
+  return name[0] == '.' && mark != NULL && strlen (mark) == strlen (TEMP_MARK) + 6;
+}
+
+guint
+soter_file_remove_temporaries (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint removed = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        removed += soter_file_remove_temporaries (path);
+      else if (is_temporary (name) && g_unlink (path) == 0)
+        {
+          g_message ("Removed %s, left by an interrupted write", path);
+          removed++;
+        }
+    }
+  return removed;
 }

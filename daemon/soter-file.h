@@ -14,4 +14,8 @@ gboolean soter_file_write_atomic (const char *path,
 gboolean soter_file_ensure_dir (const char *path,
                                 GError    **error);
 
+/* Removes, under @dir, the temporary files of writes a crash interrupted;
+ * returns how many. Called at start, before anything is read. */
+guint    soter_file_remove_temporaries (const char *dir);
+
 G_END_DECLS

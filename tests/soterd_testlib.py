@@ -157,6 +157,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
                 f.write(f'{k}={v}\n')
         self.daemon = None
         self.log = open(os.path.join(self.tmp, 'soterd.log'), 'w+')
+        self.prepare_state()
         self.start_daemon()
         self.conn = self.connect()
         self.agent = Agent(self.connect())
@@ -177,6 +178,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.assertIn(rc, (None, 0), 'soterd did not exit cleanly on SIGTERM')
 
     # --- the daemon ------------------------------------------------------
+
+    def prepare_state(self):
+        """Called before the first start, e.g. to mount a filesystem there."""
 
     def daemon_env(self):
         env = child_env(STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',

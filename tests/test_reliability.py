@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""soterd under what real machines do to it: killed at random moments, a
+full disk. Whatever happens, nothing already stored is lost or damaged, no
+counter value is handed out twice, every reply verifies, and no temporary
+file is left behind.
+
+The full-disk cases mount a small tmpfs, in a mount namespace of the test's
+own: they run as root only and are skipped elsewhere, saying so."""
+
+import base64
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+
+from gi.repository import GLib
+
+sys.path.insert(0, os.path.dirname(__file__))
+import taprunner  # noqa: E402
+from soterd_testlib import Call, SoterdTestCase, wait_until  # noqa: E402
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+
+KILLS = int(os.environ.get('SOTER_CRASH_KILLS', '200'))
+PSS20 = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20)
+
+
+def verifies(pub_pem, data, signature_b64):
+    key = serialization.load_pem_public_key(pub_pem.encode())
+    try:
+        key.verify(base64.b64decode(signature_b64, validate=True), data.encode(), PSS20,
+                   hashes.SHA256())
+        return True
+    except Exception:
+        return False
+
+
+def state_files(state):
+    """{relative path: bytes} of everything in the state directory."""
+    files = {}
+    for dirpath, _, names in os.walk(state):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, 'rb') as f:
+                files[os.path.relpath(path, state)] = f.read()
+    return files
+
+
+def temporaries(state):
+    return [p for p in state_files(state) if '.tmp-' in os.path.basename(p)]
+
+
+class TestCrashSafety(SoterdTestCase):
+    def kill_after(self, delay_ms):
+        """SIGKILL soterd @delay_ms from now, from the main loop."""
+        pid = self.daemon.pid
+
+        def kill():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return False
+        GLib.timeout_add(delay_ms, kill)
+
+    def wait_dead(self, *calls):
+        wait_until(lambda: self.daemon.poll() is not None or all(c.done for c in calls),
+                   'soterd to be killed or to answer')
+        if self.daemon.poll() is None:
+            os.kill(self.daemon.pid, signal.SIGKILL)
+        self.daemon.wait()
+        wait_until(lambda: all(c.done for c in calls), 'the calls to end')
+        self.daemon = None
+
+    def test_sigkill_at_random_moments_loses_nothing(self):
+        seed = int(os.environ.get('SOTER_CRASH_SEED', random.randrange(1 << 30)))
+        rng = random.Random(seed)
+        note = f'(seed {seed}; SOTER_CRASH_SEED={seed} repeats this run)'
+
+        self.enroll()
+        k = self.keys()
+        before = {key: k[key] for key in ('device', 'cpu_id', 'ask_json', 'auth_json')}
+        signed = []   # (counter, pub_pem, json, signature), in the order received
+        signed.append((json.loads(k['auth_json'])['counter'], k['ask_pub'], k['auth_json'],
+                       k['auth_sig']))
+        kinds = {'auth': 0, 'enroll': 0, 'scene': 0}
+        answered = 0
+
+        for i in range(KILLS):
+            kind = rng.choice(['auth', 'auth', 'auth', 'enroll', 'scene'])
+            kinds[kind] += 1
+            delay = rng.randint(0, 12)
+            if kind == 'auth':
+                call = self.start_auth(f'crash-{i}')
+                self.agent.wait_shown(len(self.agent.shown) + 1)
+                self.reader('SCAN finger-1')
+                self.kill_after(delay)
+            elif kind == 'enroll':
+                call = Call(self.conn, 'Enroll', GLib.Variant('(s)', ('left-thumb',)), None)
+                self.kill_after(delay)
+                wait_until(lambda: call.done or self.daemon.poll() is not None, 'Enroll')
+                if call.reply is not None:
+                    for _ in range(rng.randint(1, 5)):
+                        self.reader('SCAN finger-2')
+            else:
+                call = Call(self.conn, 'GetAuthKey', GLib.Variant('(s)', (f'scene{i}',)), '(ss)')
+                self.kill_after(delay)
+            self.wait_dead(call)
+
+            if call.reply is not None and kind == 'auth':
+                _, result, sig, code, msg = call.reply
+                self.assertIn(code, (0, 90007), f'{msg} {note}')
+                self.assertNotEqual(code, 90001, note)
+                if code == 0:
+                    answered += 1
+                    signed.append((json.loads(result)['counter'], k['auth_pub'], result, sig))
+            elif call.reply is not None and kind == 'scene':
+                key_json, sig = call.reply
+                answered += 1
+                signed.append((json.loads(key_json)['counter'], k['ask_pub'], key_json, sig))
+
+            self.start_daemon()
+            self.agent.register()
+
+        # Everything stored is there, and the same.
+        after = self.keys()
+        self.assertEqual({key: after[key] for key in before}, before, note)
+        self.assertIn('right-index-finger',
+                      self.call('ListEnrolledFingers', reply_type='(as)')[0], note)
+        self.assertEqual(temporaries(self.state), [], note)
+
+        # Every reply a client received verifies, and no counter was handed
+        # out twice: they only grow, in the order they were received.
+        for counter, pub, data, sig in signed:
+            self.assertTrue(verifies(pub, data, sig), f'{data} does not verify {note}')
+        counters = [c for c, *_ in signed]
+        self.assertEqual(counters, sorted(set(counters)), f'counters reused {note}')
+
+        # And soterd goes on: the next authentication signs a higher counter.
+        _, result, sig, code, msg = self.authenticate('after-the-crashes')
+        self.assertEqual(code, 0, msg)
+        self.assertGreater(json.loads(result)['counter'], counters[-1])
+        cleaned = self.daemon_log().count('left by an interrupted write')
+        sys.stderr.write(f'# {KILLS} kills ({kinds}), {answered} answered before the kill, '
+                         f'{cleaned} interrupted writes cleaned up at the next start {note}\n')
+
+
+IS_ROOT = os.geteuid() == 0
+
+
+class TestFullDisk(SoterdTestCase):
+    """The state directory on a tmpfs that then fills up."""
+
+    def prepare_state(self):
+        if not IS_ROOT or os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
+            self.skipTest(os.environ.get('SOTER_NO_MOUNT_NAMESPACE',
+                                         'needs root, to mount a small tmpfs in a mount '
+                                         'namespace of its own'))
+        os.makedirs(self.state)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', self.state],
+                       check=True)
+        self.addCleanup(subprocess.run, ['umount', '-l', self.state])
+
+    def fill(self):
+        """Fills the filesystem to the last byte; returns the filler's path."""
+        filler = os.path.join(self.state, 'filler')
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for size in (65536, 4096, 1):
+                try:
+                    while True:
+                        os.write(fd, b'\0' * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+        return filler
+
+    def test_full_disk_is_90007_and_nothing_stored_is_damaged(self):
+        self.enroll()
+        k = self.keys()
+        _, result, _, code, _ = self.authenticate('before')
+        self.assertEqual(code, 0)
+        last = json.loads(result)['counter']
+        stored = state_files(self.state)
+
+        filler = self.fill()
+        call = self.start_auth('full')
+        self.agent.wait_shown(2)
+        self.reader('SCAN finger-1')
+        _, result, sig, code, msg = call.wait()
+        self.assertEqual((code, result, sig), (90007, '', ''), msg)
+        self.assertIn('No space left on device', msg)
+
+        with self.assertRaisesRegex(GLib.Error, 'No space left on device'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('new-scene',)), '(ss)')
+        statuses = self.enroll(finger='left-thumb', print_id='finger-2')
+        self.assertEqual(statuses[-1], ('enroll-failed', True))
+
+        # Nothing stored changed, nothing half-written is left.
+        now = state_files(self.state)
+        del now['filler']
+        self.assertEqual(now, stored)
+        self.assertEqual(temporaries(self.state), [])
+
+        # Room again: soterd carries on, from a higher counter.
+        os.unlink(filler)
+        _, result, sig, code, msg = self.authenticate('after')
+        self.assertEqual(code, 0, msg)
+        self.assertGreater(json.loads(result)['counter'], last)
+        self.assertTrue(verifies(k['auth_pub'], result, sig))
+        self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'),
+                         (['right-index-finger'],))
+
+
+def main():
+    if IS_ROOT and os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
+        unshare = ['unshare', '--mount', '--propagation', 'private']
+        if subprocess.run(unshare + ['true'], capture_output=True).returncode == 0:
+            env = dict(os.environ, SOTER_IN_MOUNT_NAMESPACE='1')
+            os.execvpe('unshare', unshare + [sys.executable, *sys.argv], env)
+        os.environ['SOTER_NO_MOUNT_NAMESPACE'] = ('this machine gives no mount namespace '
+                                                  '(unshare --mount failed)')
+    taprunner.main(sys.modules[__name__])
+
+
+if __name__ == '__main__':
+    main()
