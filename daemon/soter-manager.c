@@ -545,14 +545,24 @@ soter_manager_export (SoterManager *self, GError **error)
                                            self->context->connection, SOTER_MANAGER_PATH, error);
 }
 
+/* SupportedModes follows the reader (and the key store): a reader unplugged
+ * or plugged in changes it, with PropertiesChanged. */
+static void
+update_supported_modes (SoterReader *reader, SoterManager *self)
+{
+  static const char *const fingerprint[] = { SOTER_MODE_FINGERPRINT, NULL };
+  static const char *const none[] = { NULL };
+  gboolean supported = self->context->keystore != NULL &&
+                       soter_reader_get_device (reader) != NULL;
+
+  soter_dbus_manager_set_supported_modes (self->skeleton, supported ? fingerprint : none);
+}
+
 SoterManager *
 soter_manager_new (SoterContext *context)
 {
   SoterManager *self = g_object_new (SOTER_TYPE_MANAGER, NULL);
   SoterDBusManager *sk;
-  const char *modes[] = { SOTER_MODE_FINGERPRINT, NULL };
-  gboolean supported = context->keystore != NULL &&
-                       soter_reader_get_device (context->reader) != NULL;
 
   self->context = context;
   self->skeleton = sk = soter_dbus_manager_skeleton_new ();
@@ -560,7 +570,9 @@ soter_manager_new (SoterContext *context)
   soter_dbus_manager_set_tee_name (sk, context->keystore
                                          ? soter_keystore_get_tee_name (context->keystore)
                                          : "");
-  soter_dbus_manager_set_supported_modes (sk, supported ? modes : (const char *[]) { NULL });
+  update_supported_modes (context->reader, self);
+  g_signal_connect_object (context->reader, "changed", G_CALLBACK (update_supported_modes), self,
+                           0);
 
   g_signal_connect (sk, "handle-start-soter-authentication", G_CALLBACK (handle_start), self);
   g_signal_connect (sk, "handle-cancel-soter-authentication", G_CALLBACK (handle_cancel), self);

@@ -13,12 +13,17 @@ struct _SoterReader
   GObject    parent_instance;
 
   FpContext *context;
+  FpDevice  *held;      /* the device open for the current claim */
   GQueue     waiters;   /* of SoterReaderTicket, in order of arrival */
   gboolean   busy;      /* a claim is being opened, or is held */
   guint      prune_id;
+  guint      changed_id;
 };
 
 G_DEFINE_TYPE (SoterReader, soter_reader, G_TYPE_OBJECT)
+
+enum { SIGNAL_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 static void   serve_next (SoterReader *self);
 static GTask *pop_ready_waiter (SoterReader *self);
@@ -98,6 +103,7 @@ on_opened (GObject *source, GAsyncResult *res, gpointer data)
       serve_next (self);
       return;
     }
+  g_set_object (&self->held, FP_DEVICE (source));
   g_task_return_pointer (task, g_object_ref (source), g_object_unref);
 }
 
@@ -172,7 +178,13 @@ on_closed (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr(GError) error = NULL;
 
   if (!fp_device_close_finish (FP_DEVICE (source), res, &error))
-    g_warning ("Could not close the fingerprint reader: %s", error->message);
+    {
+      if (g_error_matches (error, FP_DEVICE_ERROR, FP_DEVICE_ERROR_REMOVED))
+        g_debug ("Closed the removed fingerprint reader");
+      else
+        g_warning ("Could not close the fingerprint reader: %s", error->message);
+    }
+  g_clear_object (&self->held);
   self->busy = FALSE;
   serve_next (self);
 }
@@ -198,22 +210,33 @@ pop_ready_waiter (SoterReader *self)
   return NULL;
 }
 
+/* Whether @device is still among the context's devices (not unplugged). */
+static gboolean
+is_present (SoterReader *self, FpDevice *device)
+{
+  GPtrArray *devices = fp_context_get_devices (self->context);
+
+  return devices != NULL && g_ptr_array_find (devices, device, NULL);
+}
+
 void
 soter_reader_release (SoterReader *self)
 {
-  FpDevice *device = soter_reader_get_device (self);
+  FpDevice *device = self->held;
   g_autoptr(GTask) next = NULL;
 
   g_return_if_fail (self->busy);
   if (device == NULL || !fp_device_is_open (device))
     {
+      g_clear_object (&self->held);
       self->busy = FALSE;
       serve_next (self);
       return;
     }
   /* Someone is waiting: hand the open reader over rather than closing and
-   * reopening it between two requests. */
-  next = pop_ready_waiter (self);
+   * reopening it between two requests (unless it was unplugged). */
+  if (is_present (self, device))
+    next = pop_ready_waiter (self);
   if (next != NULL)
     {
       g_task_return_pointer (next, g_object_ref (device), g_object_unref);
@@ -222,12 +245,54 @@ soter_reader_release (SoterReader *self)
   fp_device_close (device, NULL, on_closed, g_object_ref (self));
 }
 
+/* From an idle: libfprint emits device-removed before it takes the device
+ * off its list. */
+static gboolean
+emit_changed (gpointer data)
+{
+  SoterReader *self = data;
+
+  self->changed_id = 0;
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+  serve_next (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_changed (SoterReader *self)
+{
+  if (self->changed_id == 0)
+    self->changed_id = g_idle_add (emit_changed, self);
+}
+
+static void
+on_device_added (FpContext *context, FpDevice *device, SoterReader *self)
+{
+  g_message ("Fingerprint reader %s (%s) connected", fp_device_get_name (device),
+             fp_device_get_driver (device));
+  schedule_changed (self);
+}
+
+static void
+on_device_removed (FpContext *context, FpDevice *device, SoterReader *self)
+{
+  /* A claim in progress fails on its own (FP_DEVICE_ERROR_REMOVED); its
+   * release then closes the device instead of handing it on. */
+  g_message ("Fingerprint reader %s (%s) removed", fp_device_get_name (device),
+             fp_device_get_driver (device));
+  schedule_changed (self);
+}
+
 SoterReader *
 soter_reader_new (void)
 {
   SoterReader *self = g_object_new (SOTER_TYPE_READER, NULL);
 
   self->context = fp_context_new ();
+  /* Readers come and go (USB): SupportedModes follows them. */
+  g_signal_connect_object (self->context, "device-added", G_CALLBACK (on_device_added), self, 0);
+  g_signal_connect_object (self->context, "device-removed", G_CALLBACK (on_device_removed), self,
+                           0);
   fp_context_enumerate (self->context);
   return self;
 }
@@ -238,7 +303,9 @@ soter_reader_finalize (GObject *object)
   SoterReader *self = SOTER_READER (object);
 
   g_clear_handle_id (&self->prune_id, g_source_remove);
+  g_clear_handle_id (&self->changed_id, g_source_remove);
   g_queue_clear_full (&self->waiters, (GDestroyNotify) ticket_free);
+  g_clear_object (&self->held);
   g_clear_object (&self->context);
   G_OBJECT_CLASS (soter_reader_parent_class)->finalize (object);
 }
@@ -247,6 +314,11 @@ static void
 soter_reader_class_init (SoterReaderClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = soter_reader_finalize;
+
+  /* A reader was connected or removed. */
+  signals[SIGNAL_CHANGED] =
+    g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
 }
 
 static void

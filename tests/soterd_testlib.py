@@ -96,6 +96,7 @@ class Agent:
         self.shown = []     # (request_id, details)
         self.updates = []   # (request_id, message)
         self.closed = []    # (request_id, outcome)
+        self.on_show = None  # called with (request_id, details) after ShowPrompt returned
         self.reg_id = conn.register_object(path, NODE_INFO.lookup_interface(AGENT_IFACE),
                                            self._on_call, None, None)
 
@@ -104,6 +105,8 @@ class Agent:
         {'ShowPrompt': self.shown, 'UpdatePrompt': self.updates,
          'ClosePrompt': self.closed}[method].append(args)
         invocation.return_value(None)
+        if method == 'ShowPrompt' and self.on_show is not None:
+            self.on_show(*args)
 
     def register(self):
         Call(self.conn, 'RegisterAgent', GLib.Variant('(o)', (self.path,)), None).wait()
@@ -213,6 +216,15 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.start_daemon()
         # Agents are per daemon: register again, as a real agent does when
         # the name reappears.
+        self.agent.register()
+
+    def restart_with_config(self, **config):
+        """Restarts soterd with @config added to its configuration file."""
+        self.assertEqual(self.stop_daemon(), 0)
+        with open(self.conf, 'a') as f:
+            for key, value in config.items():
+                f.write(f'{key}={value}\n')
+        self.start_daemon()
         self.agent.register()
 
     # --- the bus ---------------------------------------------------------

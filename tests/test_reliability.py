@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import Call, SoterdTestCase, wait_until  # noqa: E402
+from soterd_testlib import (AGENT_IFACE, NODE_INFO, Agent, Call,  # noqa: E402
+                            SoterdTestCase, wait_until)
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
@@ -147,6 +148,127 @@ class TestCrashSafety(SoterdTestCase):
         cleaned = self.daemon_log().count('left by an interrupted write')
         sys.stderr.write(f'# {KILLS} kills ({kinds}), {answered} answered before the kill, '
                          f'{cleaned} interrupted writes cleaned up at the next start {note}\n')
+
+
+class TestFaults(SoterdTestCase):
+    def assert_fails(self, call, code, text):
+        _, result, sig, got, msg = call.wait()
+        self.assertEqual((got, result, sig), (code, '', ''), msg)
+        self.assertIn(text, msg)
+
+    def test_reader_error_mid_request_then_it_serves_again(self):
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.reader('ERROR 256')  # FP_DEVICE_ERROR_REMOVED, as a reader pulled out
+        self.assert_fails(call, 90007, 'reader was removed')
+        self.assertEqual(self.agent.wait_closed()[1], 90007)
+        # The reader is picked up again for the next request.
+        self.assertEqual(self.authenticate()[3], 0)
+
+    def test_reader_unplugged_mid_request(self):
+        self.enroll()
+        changed = []
+        self.conn.signal_subscribe(None, 'org.freedesktop.DBus.Properties', 'PropertiesChanged',
+                                   '/io/github/soterd/Soter1', None, Gio.DBusSignalFlags.NONE,
+                                   lambda *a: changed.append(a[5].unpack()))
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.reader('UNPLUG')
+        self.assert_fails(call, 90007, 'reader was removed')
+        # soterd says the device no longer supports SOTER, and means it.
+        wait_until(lambda: any('SupportedModes' in c[1] for c in changed),
+                   'SupportedModes to change')
+        self.assertEqual(self.get_property('SupportedModes'), [])
+        self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'), ([],))
+        self.assert_fails(self.start_auth(), 90001, 'no fingerprint reader')
+
+    def test_polkit_not_answering_ends_at_the_timeout(self):
+        self.restart_with_config(RequestTimeout=1)
+        self.enroll()
+        os.kill(self.polkitd.pid, signal.SIGSTOP)
+        try:
+            self.assert_fails(self.start_auth(), 90007, 'timed out')
+        finally:
+            os.kill(self.polkitd.pid, signal.SIGCONT)
+        self.assertEqual(self.authenticate()[3], 0)
+
+    def test_agent_not_answering_ends_at_the_timeout(self):
+        self.restart_with_config(RequestTimeout=1)
+        self.enroll()
+        silent = Agent(self.connect(), '/test/silent')
+        silent._on_call = lambda conn, sender, path, iface, method, params, inv: \
+            silent.shown.append(method)  # and never answers
+        silent.conn.unregister_object(silent.reg_id)
+        silent.reg_id = silent.conn.register_object(silent.path,
+                                                    NODE_INFO.lookup_interface(AGENT_IFACE),
+                                                    silent._on_call, None, None)
+        silent.register()
+        self.assert_fails(self.start_auth(), 90007, 'timed out')
+        self.assertEqual(silent.shown[0], 'ShowPrompt')
+
+
+def rss_kib(pid):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
+class TestLoad(SoterdTestCase):
+    CLIENTS = 50
+    TOTAL = int(os.environ.get('SOTER_LOAD_TOTAL', '1000'))
+
+    def test_50_clients_at_once_all_answered_in_order_memory_flat(self):
+        self.enroll()
+        # The user touches the reader at every prompt.
+        self.agent.on_show = lambda request_id, details: self.reader('SCAN finger-1')
+        conns = [self.connect() for _ in range(self.CLIENTS)]
+        pending = {}   # connection index → (Call, prompts shown when it was sent)
+        waited = []    # prompts shown to others while each request waited
+        codes = {}
+        counters = []
+        rss = {}
+        started = 0
+
+        def start(i):
+            nonlocal started
+            started += 1
+            pending[i] = (self.start_auth(f'load-{started}', conn=conns[i]),
+                          len(self.agent.shown))
+
+        for i in range(self.CLIENTS):
+            start(i)
+        while pending:
+            wait_until(lambda: any(c.done for c, _ in pending.values()), 'an answer')
+            for i, (call, shown_at) in list(pending.items()):
+                if not call.done:
+                    continue
+                del pending[i]
+                _, result, sig, code, msg = call.wait()
+                codes[code] = codes.get(code, 0) + 1
+                if code == 0:
+                    counters.append(json.loads(result)['counter'])
+                waited.append(len(self.agent.shown) - shown_at)
+                done = sum(codes.values())
+                if done in (100, self.TOTAL):
+                    rss[done] = rss_kib(self.daemon.pid)
+                if started < self.TOTAL:
+                    start(i)
+
+        # A definite answer for every call: here, every one a success.
+        self.assertEqual(codes, {0: self.TOTAL})
+        self.assertEqual(len(set(counters)), self.TOTAL)
+        # First come, first served: a request joins a line of at most 49
+        # others, so it sees at most their prompts, its own, and the prompt
+        # of a request being served as it joined but not yet shown.
+        self.assertLessEqual(max(waited), self.CLIENTS + 1, waited)
+        # Memory does not grow with the work done.
+        self.assertLessEqual(rss[self.TOTAL], rss[100] * 1.10, rss)
+        sys.stderr.write(f'# {self.TOTAL} authentications by {self.CLIENTS} clients; RSS '
+                         f'{rss[100]} KiB after 100, {rss[self.TOTAL]} KiB after '
+                         f'{self.TOTAL}; longest wait {max(waited)} prompts\n')
 
 
 IS_ROOT = os.geteuid() == 0

@@ -372,14 +372,6 @@ class TestErrors(SoterdTestCase):
         self.assert_fails(self.start_auth(), 90011, 'enrolled')
         self.assertEqual(self.agent.shown, [])
 
-    def restart_with_config(self, **config):
-        self.stop_daemon()
-        with open(self.conf, 'a') as f:
-            for k, v in config.items():
-                f.write(f'{k}={v}\n')
-        self.start_daemon()
-        self.agent.register()
-
 
 class TestState(SoterdTestCase):
     def test_keys_and_device_id_survive_restart(self):
