@@ -257,7 +257,7 @@ load_counter (SoterKeystore *self, GError **error)
 gboolean
 soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError **error)
 {
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *text = NULL;
 
   /* Advance in memory first: a value whose write failed is never handed out
@@ -387,7 +387,7 @@ gboolean
 soter_keystore_get_app_key (SoterKeystore *self, const char *app, guint32 uid,
                             char **out_key_json, char **out_signature, GError **error)
 {
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(EVP_PKEY) pkey = load_app_key (self, app, uid, out_key_json, out_signature, error);
   return pkey != NULL;
 }
@@ -397,7 +397,7 @@ soter_keystore_get_auth_key (SoterKeystore *self, const char *app, guint32 uid,
                              const char *scene, char **out_key_json,
                              char **out_signature, GError **error)
 {
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(EVP_PKEY) pkey = NULL;
 
   if (!soter_keystore_check_scene (scene, error))
@@ -410,7 +410,7 @@ char *
 soter_keystore_sign (SoterKeystore *self, const char *app, guint32 uid,
                      const char *scene, const char *data, gsize len, GError **error)
 {
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
@@ -516,7 +516,7 @@ static void
 sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   SoterKeystore *self = source;
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   Job *job = data;
   GError *error = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
@@ -628,7 +628,7 @@ soter_keystore_get_tee_version (SoterKeystore *self)
 guint64
 soter_keystore_get_counter (SoterKeystore *self)
 {
-  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
 
   return self->counter;
 }

@@ -27,8 +27,9 @@ rc=0
 meson test -C "$BUILD_DIR" --print-errorlogs "$@" || rc=$?
 logs="$BUILD_DIR/meson-logs"
 
-# A bounded libFuzzer run over the verifier's parsing of untrusted input
-# (clang with -fsanitize=fuzzer,address), unless only some tests were asked.
+# Bounded libFuzzer runs (clang with -fsanitize=fuzzer,address) over the
+# verifier's parsing of untrusted input and over soterd's request checks and
+# JSON building, unless only some tests were asked.
 if [ $# -eq 0 ]; then
   FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
   # b_lundef=false: ASan-instrumented shared libraries take the sanitizer
@@ -38,7 +39,7 @@ if [ $# -eq 0 ]; then
   else
     CC=clang meson setup "$FUZZ_DIR" -Dfuzzing=true -Db_lundef=false >/dev/null
   fi
-  meson compile -C "$FUZZ_DIR" tests/fuzz-verify
+  meson compile -C "$FUZZ_DIR" tests/fuzz-verify tests/fuzz-request
   meson test -C "$FUZZ_DIR" --no-rebuild --suite fuzz --print-errorlogs || rc=1
   logs="$logs $FUZZ_DIR/meson-logs"
 fi

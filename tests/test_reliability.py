@@ -208,6 +208,80 @@ class TestFaults(SoterdTestCase):
         self.assertEqual(silent.shown[0], 'ShowPrompt')
 
 
+class TestHostileInput(SoterdTestCase):
+    """Malformed and hostile calls get clear D-Bus errors or SOTER codes; soterd
+    stays up and serves the next caller."""
+
+    def raw_call(self, method, args, iface='io.github.soterd.Soter1',
+                 path='/io/github/soterd/Soter1'):
+        box = []
+        self.conn.call('io.github.soterd.Soter1', path, iface, method, args, None,
+                       Gio.DBusCallFlags.NONE, 60000, None, lambda c, r: box.append(r))
+        wait_until(lambda: box, f'the answer to {method}')
+        try:
+            return self.conn.call_finish(box[0]).unpack()
+        except GLib.Error as e:
+            return e
+
+    def assert_dbus_error(self, result, name):
+        self.assertIsInstance(result, GLib.Error, result)
+        self.assertIn(name, result.message)
+
+    def test_malformed_calls_are_refused_clearly(self):
+        V = GLib.Variant
+        for method, args, error in [
+                ('StartSoterAuthentication', V('(s)', ('c',)), 'InvalidArgs'),
+                ('StartSoterAuthentication', V('(sss)', ('c', 'fingerPrint', '')), 'InvalidArgs'),
+                ('StartSoterAuthentication', V('(asass)', ([], [], '')), 'InvalidArgs'),
+                ('GetAuthKey', V('(u)', (7,)), 'InvalidArgs'),
+                ('GetAuthKey', V('(s)', ('../../etc/passwd',)), ''),
+                ('GetAuthKey', V('(s)', ('x' * 100000,)), ''),
+                ('Enroll', V('(s)', ('../../../tmp/x',)), 'InvalidArgs'),
+                ('DeleteEnrolledFinger', V('(s)', ('../counter',)), ''),
+                ('CancelPrompt', V('(s)', ('x' * 100000,)), 'AccessDenied'),
+                ('RegisterAgentWithOptions', V('(oa{sv})', ('/a', {'fallback': V('u', 1)})),
+                 'InvalidArgs'),
+                ('NoSuchMethod', None, 'UnknownMethod')]:
+            with self.subTest(method=method, args=args):
+                r = self.raw_call(method, args)
+                self.assertIsInstance(r, GLib.Error, f'{method} accepted {args}')
+                self.assertIn(error, r.message)
+        self.assert_dbus_error(self.raw_call('Get', V('(ss)', ('io.github.soterd.Soter1', 'Nope')),
+                                             iface='org.freedesktop.DBus.Properties'),
+                               'InvalidArgs')
+        self.assert_dbus_error(self.raw_call('Set', V('(ssv)', ('io.github.soterd.Soter1',
+                                                                'Version', V('s', 'evil'))),
+                                             iface='org.freedesktop.DBus.Properties'),
+                               'InvalidArgs')
+        self.assert_dbus_error(self.raw_call('Ping', None, iface='io.github.soterd.Soter1.Nope'),
+                               'No such interface')
+        self.assert_dbus_error(self.raw_call('ListEnrolledFingers', None, path='/nope'),
+                               'Object does not exist')
+        self.assertEqual(self.get_property('Version'), self.get_property('Version'))
+        self.assertNotEqual(self.get_property('Version'), 'evil')
+
+    def test_huge_and_many_arguments_get_soter_codes(self):
+        V = GLib.Variant
+        for args, code in [
+                (V('(sass)', ('x' * (4 << 20), ['fingerPrint'], '')), 90004),
+                (V('(sass)', ('c', ['fingerPrint'], 'y' * (4 << 20))), 90005),
+                (V('(sass)', ('c', [f'mode{i}' for i in range(10000)], '')), 90003),
+                (V('(sass)', ('c', ['speech'] * 10000, '')), 90003),
+                (V('(sass)', ('c', [], '')), 90003),
+                (V('(sass)', ('c', ['x' * 65536], '')), 90003)]:
+            with self.subTest(code=code):
+                mode, result, sig, got, msg = self.raw_call('StartSoterAuthentication', args)
+                self.assertEqual((got, result, sig), (code, '', ''), msg)
+        self.assertEqual(self.agent.shown, [])
+
+    def test_still_serving_after_the_abuse(self):
+        self.test_malformed_calls_are_refused_clearly()
+        self.test_huge_and_many_arguments_get_soter_codes()
+        self.enroll()
+        self.assertEqual(self.authenticate()[3], 0)
+        self.assertIsNone(self.daemon.poll())
+
+
 def rss_kib(pid):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
