@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import unittest
 
 import dbus
 import dbusmock
@@ -243,9 +242,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
                     GLib.Variant('(sass)', (challenge, list(modes), content)), '(sssus)')
 
     def get_property(self, name):
-        v = (conn := self.conn).call_sync(BUS_NAME, PATH, 'org.freedesktop.DBus.Properties', 'Get',
-                                          GLib.Variant('(ss)', (IFACE, name)), None,
-                                          Gio.DBusCallFlags.NONE, -1, None)
+        v = self.conn.call_sync(BUS_NAME, PATH, 'org.freedesktop.DBus.Properties', 'Get',
+                                GLib.Variant('(ss)', (IFACE, name)), None,
+                                Gio.DBusCallFlags.NONE, -1, None)
         return v.unpack()[0]
 
     # --- the virtual reader ----------------------------------------------

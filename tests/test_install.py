@@ -24,6 +24,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import mountns  # noqa: E402
 import taprunner  # noqa: E402
 import virtual_reader  # noqa: E402
 from gi.repository import GLib  # noqa: E402
@@ -206,10 +207,8 @@ class TestRealBus(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
-            raise unittest.SkipTest(os.environ.get('SOTER_NO_MOUNT_NAMESPACE',
-                                                   'run through main(), which enters a mount '
-                                                   'namespace'))
+        if not mountns.inside():
+            raise unittest.SkipTest(mountns.why_not())
         cls.tmp = tempfile.mkdtemp(prefix='soterd-bus-')
         os.chmod(cls.tmp, 0o755)
         cls.dest = os.path.join(cls.tmp, 'dest')
@@ -401,16 +400,8 @@ class TestRealBus(unittest.TestCase):
 
 
 def main():
-    if IS_ROOT and os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
-        unshare = ['unshare', '--mount', '--propagation', 'private']
-        if subprocess.run(unshare + ['true'], capture_output=True).returncode == 0:
-            # Again, in a mount namespace of its own: its bind mounts vanish with it.
-            env = dict(os.environ, SOTER_IN_MOUNT_NAMESPACE='1')
-            os.execvpe('unshare', unshare + [sys.executable, *sys.argv], env)
-        os.environ['SOTER_NO_MOUNT_NAMESPACE'] = ('this machine gives no mount namespace '
-                                                  '(unshare --mount failed)')
+    mountns.reexec()
     taprunner.main(sys.modules[__name__])
-
 
 if __name__ == '__main__':
     main()

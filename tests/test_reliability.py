@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import sys
 from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
+import mountns  # noqa: E402
 import taprunner  # noqa: E402
 from soterd_testlib import (AGENT_IFACE, NODE_INFO, Agent, Call,  # noqa: E402
                             SoterdTestCase, wait_until)
@@ -345,17 +345,14 @@ class TestLoad(SoterdTestCase):
                          f'{self.TOTAL}; longest wait {max(waited)} prompts\n')
 
 
-IS_ROOT = os.geteuid() == 0
 
 
 class TestFullDisk(SoterdTestCase):
     """The state directory on a tmpfs that then fills up."""
 
     def prepare_state(self):
-        if not IS_ROOT or os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
-            self.skipTest(os.environ.get('SOTER_NO_MOUNT_NAMESPACE',
-                                         'needs root, to mount a small tmpfs in a mount '
-                                         'namespace of its own'))
+        if not mountns.inside():
+            self.skipTest(mountns.why_not())
         os.makedirs(self.state)
         subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', self.state],
                        check=True)
@@ -414,15 +411,8 @@ class TestFullDisk(SoterdTestCase):
 
 
 def main():
-    if IS_ROOT and os.environ.get('SOTER_IN_MOUNT_NAMESPACE') != '1':
-        unshare = ['unshare', '--mount', '--propagation', 'private']
-        if subprocess.run(unshare + ['true'], capture_output=True).returncode == 0:
-            env = dict(os.environ, SOTER_IN_MOUNT_NAMESPACE='1')
-            os.execvpe('unshare', unshare + [sys.executable, *sys.argv], env)
-        os.environ['SOTER_NO_MOUNT_NAMESPACE'] = ('this machine gives no mount namespace '
-                                                  '(unshare --mount failed)')
+    mountns.reexec()
     taprunner.main(sys.modules[__name__])
-
 
 if __name__ == '__main__':
     main()

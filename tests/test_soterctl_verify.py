@@ -2,7 +2,6 @@
 """soterctl verify as a server operator runs it: Tencent's real samples,
 standard input, exit codes and one-line errors. No D-Bus, no daemon."""
 
-import base64
 import os
 import subprocess
 import sys

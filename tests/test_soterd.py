@@ -15,7 +15,7 @@ from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import (ACTIONS, Agent, Call, SoterdTestCase,  # noqa: E402
+from soterd_testlib import (Agent, Call, SoterdTestCase,  # noqa: E402
                             wait_until)
 
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
