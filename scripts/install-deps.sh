@@ -15,7 +15,7 @@ PACKAGES="
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gi-docgen
   dbus dbus-daemon polkitd util-linux mount systemd
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
 "
 
 missing=""

@@ -104,9 +104,11 @@ class TestCrashSafety(SoterdTestCase):
                 call = Call(self.conn, 'Enroll', GLib.Variant('(s)', ('left-thumb',)), None)
                 self.kill_after(delay)
                 wait_until(lambda: call.done or self.daemon.poll() is not None, 'Enroll')
-                if call.reply is not None:
-                    for _ in range(rng.randint(1, 5)):
+                try:
+                    for _ in range(rng.randint(1, 5) if call.reply is not None else 0):
                         self.reader('SCAN finger-2')
+                except OSError:
+                    pass  # killed meanwhile: the reader went with it
             else:
                 call = Call(self.conn, 'GetAuthKey', GLib.Variant('(s)', (f'scene{i}',)), '(ss)')
                 self.kill_after(delay)
@@ -282,6 +284,11 @@ class TestHostileInput(SoterdTestCase):
         self.assertIsNone(self.daemon.poll())
 
 
+def under_asan(pid):
+    with open(f'/proc/{pid}/maps') as f:
+        return 'libasan' in f.read()
+
+
 def rss_kib(pid):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -338,8 +345,10 @@ class TestLoad(SoterdTestCase):
         # others, so it sees at most their prompts, its own, and the prompt
         # of a request being served as it joined but not yet shown.
         self.assertLessEqual(max(waited), self.CLIENTS + 1, waited)
-        # Memory does not grow with the work done.
-        self.assertLessEqual(rss[self.TOTAL], rss[100] * 1.10, rss)
+        # Memory does not grow with the work done. (Under AddressSanitizer it
+        # does, by design: freed memory waits in its quarantine.)
+        if not under_asan(self.daemon.pid):
+            self.assertLessEqual(rss[self.TOTAL], rss[100] * 1.10, rss)
         sys.stderr.write(f'# {self.TOTAL} authentications by {self.CLIENTS} clients; RSS '
                          f'{rss[100]} KiB after 100, {rss[self.TOTAL]} KiB after '
                          f'{self.TOTAL}; longest wait {max(waited)} prompts\n')
