@@ -33,6 +33,7 @@ XML = os.environ.get('SOTER_INTERFACE_XML',
                                   'io.github.soterd.Soter1.xml'))
 NODE_INFO = Gio.DBusNodeInfo.new_for_xml(open(XML).read())
 DEADLINE = int(os.environ.get('SOTER_TEST_DEADLINE', '30'))
+_KEY_TEMPLATE = None  # a state directory with keys, for runs under a wrapper
 
 
 def child_env(**extra):
@@ -182,7 +183,32 @@ class SoterdTestCase(dbusmock.DBusTestCase):
     # --- the daemon ------------------------------------------------------
 
     def prepare_state(self):
-        """Called before the first start, e.g. to mount a filesystem there."""
+        """Called before the first start, e.g. to mount a filesystem there.
+        Under a wrapper (valgrind), the state starts with keys made once by
+        a plain soterd, as a later start of soterd finds them: RSA key
+        generation under memcheck takes minutes."""
+        if os.environ.get('SOTERD_WRAPPER') and os.environ.get('SOTER_TEST_KEYS_FRESH') != '1':
+            shutil.copytree(self.key_template(), self.state)
+
+    @classmethod
+    def key_template(cls):
+        global _KEY_TEMPLATE
+        if _KEY_TEMPLATE is None:
+            state = tempfile.mkdtemp(prefix='soterd-keys-')
+            shutil.rmtree(state)
+            env = child_env(STATE_DIRECTORY=state, FP_DRIVERS_WHITELIST='virtual_device')
+            env.pop('FP_VIRTUAL_DEVICE', None)
+            daemon = subprocess.Popen([SOTERD, '--no-idle-exit'], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                cls.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)
+                conn = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+                Call(conn, 'GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)').wait()
+            finally:
+                daemon.terminate()
+                daemon.wait(timeout=DEADLINE)
+            _KEY_TEMPLATE = state
+        return _KEY_TEMPLATE
 
     def daemon_env(self):
         env = child_env(STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',
