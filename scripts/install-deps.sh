@@ -11,7 +11,7 @@ PACKAGES="
   libssl-dev openssl
   libjson-glib-dev
   libpolkit-gobject-1-dev
-  libsystemd-dev
+  libsystemd-dev libdbus-1-dev
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gi-docgen
   dbus dbus-daemon polkitd util-linux mount systemd
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
