@@ -724,21 +724,50 @@ propagate_strings (SoterClient *self, GAsyncResult *result, char **a, char **b, 
   return TRUE;
 }
 
+/* The three key methods answer only strings: one callback takes them all. */
 static void
-on_device_key (GObject *source, GAsyncResult *res, gpointer data)
+on_strings (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(GTask) task = data;
-  Strings *s = g_new0 (Strings, 1);
+  const GVariantType *type = g_task_get_task_data (task);
+  g_autoptr(GVariant) reply = NULL;
   GError *error = NULL;
+  Strings *s;
 
-  if (!soter_dbus_manager_call_get_device_key_finish (SOTER_DBUS_MANAGER (source), &s->a,
-                                                      &s->b, &s->c, &s->d, res, &error))
+  reply = g_dbus_proxy_call_finish (G_DBUS_PROXY (source), res, &error);
+  if (reply == NULL)
     {
-      strings_free (s);
       g_task_return_error (task, soter_strip_dbus_error (error));
       return;
     }
+  if (!g_variant_is_of_type (reply, type))
+    {
+      g_task_return_new_error (task, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_SIGNATURE,
+                               "soterd answered %s, not %s", g_variant_get_type_string (reply),
+                               g_variant_type_peek_string (type));
+      return;
+    }
+  s = g_new0 (Strings, 1);
+  {
+    char **slots[] = { &s->a, &s->b, &s->c, &s->d };
+
+    for (gsize i = 0; i < g_variant_n_children (reply) && i < G_N_ELEMENTS (slots); i++)
+      g_variant_get_child (reply, i, "s", slots[i]);
+  }
   g_task_return_pointer (task, s, (GDestroyNotify) strings_free);
+}
+
+static void
+call_for_strings (SoterClient *self, const char *method, GVariant *args, const char *reply_type,
+                  gpointer source_tag, GCancellable *cancellable, GAsyncReadyCallback callback,
+                  gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, (gpointer) G_VARIANT_TYPE (reply_type), NULL);
+  g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), method, args, G_DBUS_CALL_FLAGS_NONE, -1,
+                     cancellable, on_strings, task);
 }
 
 /**
@@ -754,12 +783,9 @@ void
 soter_client_get_device_key (SoterClient *self, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (SOTER_IS_CLIENT (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, soter_client_get_device_key);
-  soter_dbus_manager_call_get_device_key (self->proxy, cancellable, on_device_key, task);
+  call_for_strings (self, "GetDeviceKey", NULL, "(ssss)", soter_client_get_device_key,
+                    cancellable, callback, user_data);
 }
 
 /**
@@ -812,23 +838,6 @@ soter_client_get_device_key_sync (SoterClient *self, char **public_key_pem, char
   return ok;
 }
 
-static void
-on_app_secure_key (GObject *source, GAsyncResult *res, gpointer data)
-{
-  g_autoptr(GTask) task = data;
-  Strings *s = g_new0 (Strings, 1);
-  GError *error = NULL;
-
-  if (!soter_dbus_manager_call_get_app_secure_key_finish (SOTER_DBUS_MANAGER (source), &s->a,
-                                                          &s->b, res, &error))
-    {
-      strings_free (s);
-      g_task_return_error (task, soter_strip_dbus_error (error));
-      return;
-    }
-  g_task_return_pointer (task, s, (GDestroyNotify) strings_free);
-}
-
 /**
  * soter_client_get_app_secure_key:
  * @self: a #SoterClient
@@ -844,12 +853,9 @@ void
 soter_client_get_app_secure_key (SoterClient *self, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (SOTER_IS_CLIENT (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, soter_client_get_app_secure_key);
-  soter_dbus_manager_call_get_app_secure_key (self->proxy, cancellable, on_app_secure_key, task);
+  call_for_strings (self, "GetAppSecureKey", NULL, "(ss)", soter_client_get_app_secure_key,
+                    cancellable, callback, user_data);
 }
 
 /**
@@ -898,23 +904,6 @@ soter_client_get_app_secure_key_sync (SoterClient *self, char **key_json,
   return ok;
 }
 
-static void
-on_auth_key (GObject *source, GAsyncResult *res, gpointer data)
-{
-  g_autoptr(GTask) task = data;
-  Strings *s = g_new0 (Strings, 1);
-  GError *error = NULL;
-
-  if (!soter_dbus_manager_call_get_auth_key_finish (SOTER_DBUS_MANAGER (source), &s->a, &s->b,
-                                                    res, &error))
-    {
-      strings_free (s);
-      g_task_return_error (task, soter_strip_dbus_error (error));
-      return;
-    }
-  g_task_return_pointer (task, s, (GDestroyNotify) strings_free);
-}
-
 /**
  * soter_client_get_auth_key:
  * @self: a #SoterClient
@@ -931,13 +920,9 @@ void
 soter_client_get_auth_key (SoterClient *self, const char *scene, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
-  GTask *task;
-
   g_return_if_fail (SOTER_IS_CLIENT (self));
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, soter_client_get_auth_key);
-  soter_dbus_manager_call_get_auth_key (self->proxy, scene ? scene : "", cancellable,
-                                        on_auth_key, task);
+  call_for_strings (self, "GetAuthKey", g_variant_new ("(s)", scene ? scene : ""), "(ss)",
+                    soter_client_get_auth_key, cancellable, callback, user_data);
 }
 
 /**
