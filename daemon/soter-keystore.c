@@ -2,7 +2,8 @@
  *
  * Layout under <state>/keys (directory 0700, files 0600):
  *   device.pem              the ATTK, PKCS#8 PEM
- *   counter                 the counter, decimal
+ *   counter                 the counter's reservation, decimal: every value
+ *                           handed out is at most this one
  *   apps/<app>/ask.key      the app's ASK
  *   apps/<app>/auth-<scene>.key
  * A .key file is the private key's PEM followed by two lines,
@@ -36,6 +37,8 @@
 #include "soter-result.h"
 
 #define KEY_BITS 2048
+/* Counter values reserved by one durable write (see next_counter). */
+#define SOTER_COUNTER_BLOCK 64
 #define PSS_SALT_LEN 20
 #define JSON_TAG "key_json: "
 #define SIG_TAG "signature: "
@@ -48,7 +51,8 @@ struct _SoterKeystore
   char    *counter_path;
   char    *device_pub_pem;
   char    *cpu_id;
-  guint64  counter;
+  guint64  counter;   /* the last value handed out */
+  guint64  reserved;  /* the value on disk: values up to it may be handed out */
   GRecMutex lock;
 };
 
@@ -268,7 +272,7 @@ load_counter (SoterKeystore *self, GError **error)
           g_propagate_error (error, g_steal_pointer (&local));
           return FALSE;
         }
-      self->counter = 0;
+      self->counter = self->reserved = 0;
       return TRUE;
     }
   /* Never reset a counter we cannot read: that would replay old values. */
@@ -279,7 +283,9 @@ load_counter (SoterKeystore *self, GError **error)
                    "%s is corrupt; refusing to reuse counter values", self->counter_path);
       return FALSE;
     }
-  self->counter = v;
+  /* Values up to the reservation may have been handed out before a crash:
+   * carry on after it. */
+  self->counter = self->reserved = v;
   return TRUE;
 }
 
@@ -287,16 +293,24 @@ gboolean
 soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError **error)
 {
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
-  g_autofree char *text = NULL;
 
-  /* Advance in memory first: a value whose write failed is never handed out
-   * again, whether or not it reached the disk. */
+  /* Advance in memory first: a value whose reservation failed is never
+   * handed out again, whether or not it reached the disk. */
   self->counter++;
-  text = g_strdup_printf ("%" G_GUINT64_FORMAT "\n", self->counter);
-  if (!soter_file_write_atomic (self->counter_path, text, strlen (text), 0600, error))
+  if (self->counter > self->reserved)
     {
-      g_prefix_error (error, "Could not store the counter: ");
-      return FALSE;
+      /* Values are reserved durably in blocks, before any is handed out: a
+       * crash skips the rest of a block, and never hands a value out twice.
+       * One durable write per block instead of one per signature. */
+      guint64 reserve = self->counter + SOTER_COUNTER_BLOCK - 1;
+      g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT "\n", reserve);
+
+      if (!soter_file_write_atomic (self->counter_path, text, strlen (text), 0600, error))
+        {
+          g_prefix_error (error, "Could not store the counter: ");
+          return FALSE;
+        }
+      self->reserved = reserve;
     }
   *out_counter = self->counter;
   return TRUE;

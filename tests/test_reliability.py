@@ -391,10 +391,19 @@ class TestFullDisk(SoterdTestCase):
         stored = state_files(self.state)
 
         filler = self.fill()
-        call = self.start_auth('full')
-        self.agent.wait_shown(2)
-        self.reader('SCAN finger-1')
-        _, result, sig, code, msg = call.wait()
+        # Counter values are reserved in blocks: authentications go on until
+        # the block is used up and a new reservation must be written. Those
+        # signed meanwhile are as good as any; then the disk stops it.
+        for i in range(200):
+            call = self.start_auth(f'full-{i}')
+            self.agent.wait_shown(2 + i)
+            self.reader('SCAN finger-1')
+            _, result, sig, code, msg = call.wait()
+            if code != 0:
+                break
+            self.assertTrue(verifies(k['auth_pub'], result, sig))
+            self.assertGreater(json.loads(result)['counter'], last)
+            last = json.loads(result)['counter']
         self.assertEqual((code, result, sig), (90007, '', ''), msg)
         self.assertIn('No space left on device', msg)
 
