@@ -89,16 +89,6 @@ soter_client_get_proxy (SoterClient *self)
   return self->proxy;
 }
 
-/* Completes @task from a finished call: @ok, or its error made readable. */
-static void
-return_boolean (GTask *task, gboolean ok, GError *error)
-{
-  if (ok)
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, soter_strip_dbus_error (error));
-}
-
 /* ---- construction ----------------------------------------------------- */
 
 static SoterClient *
@@ -452,10 +442,12 @@ on_cancel_done (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(GTask) task = data;
   GError *error = NULL;
-  gboolean ok = soter_dbus_manager_call_cancel_soter_authentication_finish (
-    SOTER_DBUS_MANAGER (source), res, &error);
 
-  return_boolean (task, ok, error);
+  if (!soter_dbus_manager_call_cancel_soter_authentication_finish (SOTER_DBUS_MANAGER (source),
+                                                                   res, &error))
+    g_task_return_error (task, soter_strip_dbus_error (error));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /**
