@@ -12,6 +12,7 @@ installed service file; and callers run as another uid with setpriv.
 Runs as root (it mounts, starts polkitd and switches uid); elsewhere each
 case is skipped, saying so."""
 
+import atexit
 import json
 import os
 import pwd
@@ -39,6 +40,23 @@ AS_NOBODY = ['setpriv', f'--reuid={NOBODY.pw_uid}', f'--regid={NOBODY.pw_gid}', 
 
 IS_ROOT = os.geteuid() == 0
 NEEDS_ROOT = 'needs root: it mounts in a namespace of its own, runs polkitd and switches uid'
+
+
+_INSTALLED = {}
+
+
+def installed():
+    """(destdir, build options): `meson install --destdir` once for every
+    case; the tree goes when the test program exits."""
+    if not _INSTALLED:
+        tmp = tempfile.mkdtemp(prefix='soterd-install-')
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        os.chmod(tmp, 0o755)
+        dest = os.path.join(tmp, 'dest')
+        subprocess.run(['meson', 'install', '-C', BUILD, '--destdir', dest, '--no-rebuild',
+                        '--quiet'], check=True, stdout=subprocess.DEVNULL)
+        _INSTALLED.update(dest=dest, options=options())
+    return _INSTALLED['dest'], _INSTALLED['options']
 
 
 def options():
@@ -105,21 +123,7 @@ def wait_for(predicate, what):
 class TestInstall(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix='soterd-install-')
-        os.chmod(cls.tmp, 0o755)
-        cls.dest = os.path.join(cls.tmp, 'dest')
-        cls.opts = options()
-        subprocess.run(['meson', 'install', '-C', BUILD, '--destdir', cls.dest, '--no-rebuild',
-                        '--quiet'], check=True, stdout=subprocess.DEVNULL)
-        cls.procs = []
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in reversed(cls.procs):
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=DEADLINE)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.dest, cls.opts = installed()
 
     def in_dest(self, path):
         return os.path.join(self.dest, path.lstrip('/'))
@@ -209,19 +213,15 @@ class TestRealBus(unittest.TestCase):
     def setUpClass(cls):
         if not mountns.inside():
             raise unittest.SkipTest(mountns.why_not())
-        cls.tmp = tempfile.mkdtemp(prefix='soterd-bus-')
-        os.chmod(cls.tmp, 0o755)
-        cls.dest = os.path.join(cls.tmp, 'dest')
-        o = options()
+        cls.dest, o = installed()
         prefix = o['prefix']
         if prefix != '/usr':
             # polkitd reads /usr/share/polkit-1/actions only, and the mounts
             # must not create directories on this machine.
-            shutil.rmtree(cls.tmp, ignore_errors=True)
             raise unittest.SkipTest(f'checks an install with --prefix=/usr, as Debian\'s; '
                                     f'this build has {prefix}')
-        subprocess.run(['meson', 'install', '-C', BUILD, '--destdir', cls.dest, '--no-rebuild',
-                        '--quiet'], check=True, stdout=subprocess.DEVNULL)
+        cls.tmp = tempfile.mkdtemp(prefix='soterd-bus-')
+        os.chmod(cls.tmp, 0o755)
         d = lambda p: os.path.join(cls.dest, p.lstrip('/'))  # noqa: E731
         libexec = os.path.join(prefix, o['libexecdir'])
         actions = os.path.join(prefix, o['datadir'], 'polkit-1', 'actions')
