@@ -153,7 +153,13 @@ main (int argc, char **argv)
     }
   g_dbus_connection_set_exit_on_close (d.context.connection, FALSE);
 
-  d.context.keystore = soter_keystore_new (state_dir, &error);
+  d.context.keystore = soter_keystore_new (state_dir,
+                                           &(SoterKeystoreOptions) {
+                                             d.context.config.key_store,
+                                             d.context.config.tpm_tcti,
+                                             d.context.config.tpm_nv_index,
+                                           },
+                                           &error);
   if (d.context.keystore == NULL)
     {
       /* Keep running: callers get 90001 with the reason in this log. */
@@ -203,6 +209,7 @@ main (int argc, char **argv)
   g_clear_pointer (&d.context.lockout, soter_lockout_free);
   g_clear_object (&d.context.keystore);
   g_clear_object (&d.context.connection);
+  soter_config_clear (&d.context.config);
   g_main_loop_unref (d.loop);
   return d.exit_status;
 }

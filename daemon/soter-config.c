@@ -15,6 +15,53 @@ soter_config_init_defaults (SoterConfig *config)
   config->lockout_seconds = 30;
   config->request_timeout = 60;
   config->idle_timeout = 30;
+  config->key_store = SOTER_KEYSTORE_KIND_AUTO;
+  config->tpm_tcti = g_strdup (SOTER_KEYSTORE_DEFAULT_TCTI);
+  config->tpm_nv_index = SOTER_KEYSTORE_DEFAULT_NV_INDEX;
+}
+
+void
+soter_config_clear (SoterConfig *config)
+{
+  g_clear_pointer (&config->tpm_tcti, g_free);
+}
+
+static gboolean
+read_key_store (GKeyFile *kf, SoterConfig *config, GError **error)
+{
+  g_autofree char *kind = g_key_file_get_string (kf, "soterd", "KeyStore", NULL);
+  g_autofree char *tcti = g_key_file_get_string (kf, "soterd", "TpmTcti", NULL);
+  g_autofree char *index = g_key_file_get_string (kf, "soterd", "TpmCounterIndex", NULL);
+  guint64 v;
+
+  if (g_strcmp0 (kind, "file") == 0)
+    config->key_store = SOTER_KEYSTORE_KIND_FILE;
+  else if (g_strcmp0 (kind, "tpm") == 0)
+    config->key_store = SOTER_KEYSTORE_KIND_TPM;
+  else if (kind != NULL && g_strcmp0 (kind, "auto") != 0)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "KeyStore must be auto, file or tpm");
+      return FALSE;
+    }
+  if (tcti != NULL)
+    {
+      g_free (config->tpm_tcti);
+      config->tpm_tcti = g_steal_pointer (&tcti);
+    }
+  if (index != NULL)
+    {
+      /* The owner's NV index range (TPM 2.0 Part 2, TPM_HT_NV_INDEX). */
+      if (!g_str_has_prefix (index, "0x") ||
+          !g_ascii_string_to_unsigned (index + 2, 16, 0x01000000, 0x01bfffff, &v, NULL))
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       "TpmCounterIndex must be an NV index from 0x01000000 to 0x01bfffff");
+          return FALSE;
+        }
+      config->tpm_nv_index = (guint32) v;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -54,7 +101,8 @@ soter_config_load (SoterConfig *config, const char *path, GError **error)
       !read_uint (kf, "LockoutAttempts", 1, &config->lockout_attempts, error) ||
       !read_uint (kf, "LockoutSeconds", 0, &config->lockout_seconds, error) ||
       !read_uint (kf, "RequestTimeout", 1, &config->request_timeout, error) ||
-      !read_uint (kf, "IdleTimeout", 1, &config->idle_timeout, error))
+      !read_uint (kf, "IdleTimeout", 1, &config->idle_timeout, error) ||
+      !read_key_store (kf, config, error))
     {
       g_prefix_error (error, "%s: ", path);
       return FALSE;

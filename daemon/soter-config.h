@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "soter-keystore.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -11,11 +13,15 @@ typedef struct {
   guint lockout_seconds;   /* how long a lock-out lasts */
   guint request_timeout;   /* seconds an authentication may run */
   guint idle_timeout;      /* seconds of idleness before soterd exits */
+  SoterKeystoreKind key_store;
+  char *tpm_tcti;          /* how to reach the TPM (a tss2 TCTI string) */
+  guint32 tpm_nv_index;    /* the TPM NV counter index soterd owns */
 } SoterConfig;
 
 #define SOTER_CONFIG_DEFAULT_PATH "/etc/soterd/soterd.conf"
 
 void     soter_config_init_defaults (SoterConfig *config);
+void     soter_config_clear         (SoterConfig *config);
 gboolean soter_config_load          (SoterConfig *config,
                                      const char  *path,
                                      GError     **error);

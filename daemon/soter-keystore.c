@@ -1,18 +1,16 @@
-/* soter-keystore.c — the file key store.
+/* soter-keystore.c — SOTER's chain of keys over a back end.
  *
- * Layout under <state>/keys (directory 0700, files 0600):
- *   device.pem              the ATTK, PKCS#8 PEM
- *   counter                 the counter's reservation, decimal: every value
- *                           handed out is at most this one
- *   apps/<app>/ask.key      the app's ASK
+ * The device attestation key (ATTK) signs one app secure key (ASK) per app,
+ * which signs the app's auth keys, one per scene. Where the private keys and
+ * the counter live is the back end's (soter-keystore-backend.h): files under
+ * <state>/keys, or a TPM with its blobs under <state>/tpm. Either way each
+ * signed key is one file in that directory:
+ *   apps/<app>/ask.key
  *   apps/<app>/auth-<scene>.key
- * A .key file is the private key's PEM followed by two lines,
+ * holding the back end's text for the key followed by two lines,
  * "key_json: …" and "signature: …", so a key, its key_json and the parent's
- * signature over it are one file and are written in one atomic rename: there
- * is never a key on disk without its signature, or the other way round.
- *
- * Private key bytes only pass through OpenSSL's secure-memory BIOs and
- * buffers that are cleansed before they are freed.
+ * signature over it are written in one atomic rename: there is never a key
+ * on disk without its signature, or the other way round.
  *
  * Key generation takes a noticeable time, so callers run key store
  * operations in a worker thread; a (recursive) lock makes each public
@@ -22,24 +20,19 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "soter-error.h"
 #include "soter-file.h"
+#include "soter-keystore-backend.h"
 #include "soter-result.h"
 
-#define KEY_BITS 2048
-/* Counter values reserved by one durable write (see next_counter). */
-#define SOTER_COUNTER_BLOCK 64
-#define PSS_SALT_LEN 20
 #define JSON_TAG "key_json: "
 #define SIG_TAG "signature: "
 
@@ -47,51 +40,18 @@ struct _SoterKeystore
 {
   GObject  parent_instance;
 
+  SoterKeystoreBackend *backend;
   char    *keys_dir;
-  char    *counter_path;
   char    *device_pub_pem;
   char    *cpu_id;
-  guint64  counter;   /* the last value handed out */
-  guint64  reserved;  /* the value on disk: values up to it may be handed out */
   GRecMutex lock;
 };
 
 G_DEFINE_TYPE (SoterKeystore, soter_keystore, G_TYPE_OBJECT)
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
 
-typedef struct {
-  char  *data;
-  gsize  len;
-} Secret;
-
-static void
-secret_clear (Secret *s)
-{
-  if (s->data != NULL)
-    {
-      OPENSSL_cleanse (s->data, s->len);
-      g_free (s->data);
-    }
-  s->data = NULL;
-  s->len = 0;
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Secret, secret_clear)
-
-static gboolean
-openssl_error (GError **error, const char *what)
-{
-  unsigned long e = ERR_get_error ();
-  char buf[256] = "unknown error";
-
-  if (e != 0)
-    ERR_error_string_n (e, buf, sizeof buf);
-  ERR_clear_error ();
-  g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "%s: %s", what, buf);
-  return FALSE;
-}
+#define BACKEND_GET_CLASS(self) SOTER_KEYSTORE_BACKEND_GET_CLASS ((self)->backend)
 
 static char *
 public_pem (EVP_PKEY *pkey)
@@ -124,169 +84,74 @@ spki_sha256_hex (EVP_PKEY *pkey)
 }
 
 static char *
-pss_sign (EVP_PKEY *pkey, const char *data, gsize len, GError **error)
+sign (SoterKeystore *self, SoterKey *key, const char *data, gsize len, GError **error)
 {
-  g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new ();
-  EVP_PKEY_CTX *pctx = NULL;
-  unsigned char sig[KEY_BITS / 8 * 2];
-  size_t siglen = sizeof sig;
+  g_autoptr(GByteArray) sig = g_byte_array_new ();
 
-  if (md == NULL ||
-      EVP_DigestSignInit (md, &pctx, EVP_sha256 (), NULL, pkey) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, PSS_SALT_LEN) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) != 1 ||
-      EVP_DigestSign (md, sig, &siglen, (const unsigned char *) data, len) != 1)
-    {
-      openssl_error (error, "Could not sign");
-      return NULL;
-    }
-  return g_base64_encode (sig, siglen);
-}
-
-/* The RSA key in @bio's first PEM block ("PRIVATE KEY", PKCS#8). Decoding
- * the DER as RSA directly costs a third of PEM_read_bio_PrivateKey(), which
- * tries every decoder OpenSSL has (0.13 against 0.38 ms here); the key is
- * decoded for every signature (SPEC §6 wipes it after use). The DER lives
- * in OpenSSL's secure heap and is cleansed. */
-static EVP_PKEY *
-decode_private_key (BIO *bio)
-{
-  char *name = NULL, *header = NULL;
-  unsigned char *der = NULL;
-  const unsigned char *p;
-  EVP_PKEY *pkey = NULL;
-  long len = 0;
-
-  if (PEM_read_bio_ex (bio, &name, &header, &der, &len, PEM_FLAG_SECURE | PEM_FLAG_ONLY_B64) != 1)
+  if (!BACKEND_GET_CLASS (self)->sign (self->backend, key, data, len, sig, error))
     return NULL;
-  if (g_strcmp0 (name, PEM_STRING_PKCS8INF) == 0)
-    {
-      p = der;
-      pkey = d2i_PrivateKey_ex (EVP_PKEY_RSA, NULL, &p, len, NULL, NULL);
-      if (pkey != NULL && p != der + len)
-        g_clear_pointer (&pkey, EVP_PKEY_free);  /* trailing bytes: not what we wrote */
-    }
-  OPENSSL_secure_clear_free (der, (size_t) len);
-  OPENSSL_secure_free (name);
-  OPENSSL_secure_free (header);
-  return pkey;
+  return g_base64_encode (sig->data, sig->len);
 }
 
-/* Reads a private key file; the optional trailer lines go to out_json and
- * out_sig. The file's bytes are cleansed before they are freed. */
-static EVP_PKEY *
-load_key_file (const char *path, char **out_json, char **out_sig, GError **error)
+/* Reads a key file: the key, its key_json and its parent's signature. The
+ * file's bytes are cleansed before they are freed. */
+static SoterKey *
+load_key_file (SoterKeystore *self, const char *path, char **out_json, char **out_sig,
+               GError **error)
 {
-  g_auto(Secret) file = { NULL, 0 };
+  g_auto(SoterSecret) file = { NULL, 0 };
+  g_autoptr(SoterKey) key = NULL;
   g_autoptr(GError) local = NULL;
-  g_autoptr(BIO) bio = NULL;
-  EVP_PKEY *pkey;
-  const char *end;
+  const char *line;
 
   if (!g_file_get_contents (path, &file.data, &file.len, &local))
     {
       g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
-
-  bio = BIO_new_mem_buf (file.data, (int) file.len);
-  pkey = bio ? decode_private_key (bio) : NULL;
-  if (pkey == NULL)
+  key = BACKEND_GET_CLASS (self)->parse (self->backend, file.data, file.len, error);
+  if (key == NULL)
     {
-      openssl_error (error, "Corrupt key file");
       g_prefix_error (error, "%s: ", path);
       return NULL;
     }
 
-  if (out_json == NULL)
-    return pkey;
-
-  end = strstr (file.data, "-----END PRIVATE KEY-----\n");
-  if (end != NULL)
+  for (line = file.data; line != NULL && *line != '\0'; )
     {
-      g_auto(GStrv) lines = g_strsplit (end + strlen ("-----END PRIVATE KEY-----\n"), "\n", -1);
-      for (gsize i = 0; lines[i] != NULL; i++)
-        {
-          if (g_str_has_prefix (lines[i], JSON_TAG))
-            *out_json = g_strdup (lines[i] + strlen (JSON_TAG));
-          else if (g_str_has_prefix (lines[i], SIG_TAG))
-            *out_sig = g_strdup (lines[i] + strlen (SIG_TAG));
-        }
+      const char *eol = strchr (line, '\n');
+      gsize n = eol ? (gsize) (eol - line) : strlen (line);
+
+      if (g_str_has_prefix (line, JSON_TAG) && *out_json == NULL)
+        *out_json = g_strndup (line + strlen (JSON_TAG), n - strlen (JSON_TAG));
+      else if (g_str_has_prefix (line, SIG_TAG) && *out_sig == NULL)
+        *out_sig = g_strndup (line + strlen (SIG_TAG), n - strlen (SIG_TAG));
+      line = eol ? eol + 1 : NULL;
     }
   if (*out_json == NULL || *out_sig == NULL)
     {
       g_clear_pointer (out_json, g_free);
       g_clear_pointer (out_sig, g_free);
-      EVP_PKEY_free (pkey);
       g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
                    "%s: key file has no key_json or signature", path);
       return NULL;
     }
-  return pkey;
+  return g_steal_pointer (&key);
 }
 
-/* Writes the private key (and the optional trailer) in one atomic file. */
+/* Writes the key and its trailer in one atomic file. */
 static gboolean
-save_key_file (const char *path, EVP_PKEY *pkey, const char *json, const char *sig,
-               GError **error)
+save_key_file (SoterKeystore *self, const char *path, SoterKey *key, const char *json,
+               const char *sig, GError **error)
 {
-  g_autoptr(BIO) bio = BIO_new (BIO_s_secmem ());
-  g_auto(Secret) buf = { NULL, 0 };
-  char *data = NULL;
-  long len;
+  g_auto(SoterSecret) text = { NULL, 0 };
+  g_auto(SoterSecret) file = { NULL, 0 };
 
-  if (bio == NULL || !PEM_write_bio_PrivateKey (bio, pkey, NULL, NULL, 0, NULL, NULL))
-    return openssl_error (error, "Could not encode key");
-  if (json != NULL &&
-      (BIO_printf (bio, JSON_TAG "%s\n" SIG_TAG "%s\n", json, sig) <= 0))
-    return openssl_error (error, "Could not encode key");
-
-  len = BIO_get_mem_data (bio, &data);
-  buf.len = (gsize) len;
-  buf.data = g_memdup2 (data, buf.len);
-  return soter_file_write_atomic (path, buf.data, buf.len, 0600, error);
-}
-
-static EVP_PKEY *
-generate_key (GError **error)
-{
-  EVP_PKEY *pkey = EVP_RSA_gen (KEY_BITS);
-
-  if (pkey == NULL)
-    openssl_error (error, "Could not generate an RSA key");
-  return pkey;
-}
-
-static gboolean
-load_counter (SoterKeystore *self, GError **error)
-{
-  g_autofree char *text = NULL;
-  g_autoptr(GError) local = NULL;
-  guint64 v;
-
-  if (!g_file_get_contents (self->counter_path, &text, NULL, &local))
-    {
-      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      self->counter = self->reserved = 0;
-      return TRUE;
-    }
-  /* Never reset a counter we cannot read: that would replay old values. */
-  g_strstrip (text);
-  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &v, NULL))
-    {
-      g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
-                   "%s is corrupt; refusing to reuse counter values", self->counter_path);
-      return FALSE;
-    }
-  /* Values up to the reservation may have been handed out before a crash:
-   * carry on after it. */
-  self->counter = self->reserved = v;
-  return TRUE;
+  if (!BACKEND_GET_CLASS (self)->serialize (self->backend, key, &text, error))
+    return FALSE;
+  file.data = g_strdup_printf ("%.*s" JSON_TAG "%s\n" SIG_TAG "%s\n", (int) text.len,
+                               text.data, json, sig);
+  file.len = strlen (file.data);
+  return soter_file_write_atomic (path, file.data, file.len, 0600, error);
 }
 
 gboolean
@@ -294,56 +159,21 @@ soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError *
 {
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
 
-  /* Advance in memory first: a value whose reservation failed is never
-   * handed out again, whether or not it reached the disk. */
-  self->counter++;
-  if (self->counter > self->reserved)
-    {
-      /* Values are reserved durably in blocks, before any is handed out: a
-       * crash skips the rest of a block, and never hands a value out twice.
-       * One durable write per block instead of one per signature. */
-      guint64 reserve = self->counter + SOTER_COUNTER_BLOCK - 1;
-      g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT "\n", reserve);
-
-      if (!soter_file_write_atomic (self->counter_path, text, strlen (text), 0600, error))
-        {
-          g_prefix_error (error, "Could not store the counter: ");
-          return FALSE;
-        }
-      self->reserved = reserve;
-    }
-  *out_counter = self->counter;
-  return TRUE;
-}
-
-static EVP_PKEY *
-load_or_create_device_key (SoterKeystore *self, GError **error)
-{
-  g_autofree char *path = g_build_filename (self->keys_dir, "device.pem", NULL);
-  g_autoptr(EVP_PKEY) pkey = NULL;
-
-  if (g_file_test (path, G_FILE_TEST_EXISTS))
-    return load_key_file (path, NULL, NULL, error);
-
-  pkey = generate_key (error);
-  if (pkey == NULL || !save_key_file (path, pkey, NULL, NULL, error))
-    return NULL;
-  g_message ("Created the device attestation key");
-  return g_steal_pointer (&pkey);
+  return BACKEND_GET_CLASS (self)->next_counter (self->backend, out_counter, error);
 }
 
 /* Loads a signed key, or makes it: a fresh key, its key_json with the next
- * counter value, signed by @parent_pkey. */
-static EVP_PKEY *
+ * counter value, signed by @parent. */
+static SoterKey *
 load_or_create_signed_key (SoterKeystore *self,
                            const char    *path,
-                           EVP_PKEY      *parent_pkey,
+                           SoterKey      *parent,
                            guint32        uid,
                            char         **out_json,
                            char         **out_sig,
                            GError       **error)
 {
-  g_autoptr(EVP_PKEY) pkey = NULL;
+  g_autoptr(SoterKey) key = NULL;
   g_autofree char *pem = NULL;
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
@@ -351,9 +181,9 @@ load_or_create_signed_key (SoterKeystore *self,
   guint64 counter;
 
   if (g_file_test (path, G_FILE_TEST_EXISTS))
-    return load_key_file (path, out_json, out_sig, error);
+    return load_key_file (self, path, out_json, out_sig, error);
 
-  if (parent_pkey == NULL)
+  if (parent == NULL)
     {
       g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "No parent key for %s", path);
       return NULL;
@@ -361,25 +191,25 @@ load_or_create_signed_key (SoterKeystore *self,
   dir = g_path_get_dirname (path);
   if (!soter_file_ensure_dir (dir, error))
     return NULL;
-  pkey = generate_key (error);
-  if (pkey == NULL)
+  key = BACKEND_GET_CLASS (self)->generate (self->backend, error);
+  if (key == NULL)
     return NULL;
-  pem = public_pem (pkey);
+  pem = public_pem (key->pkey);
   if (pem == NULL)
     {
-      openssl_error (error, "Could not encode a public key");
+      soter_keystore_openssl_error (error, "Could not encode a public key");
       return NULL;
     }
   if (!soter_keystore_next_counter (self, &counter, error))
     return NULL;
   json = soter_key_json_build (pem, self->cpu_id, counter, uid);
-  sig = pss_sign (parent_pkey, json, strlen (json), error);
-  if (sig == NULL || !save_key_file (path, pkey, json, sig, error))
+  sig = sign (self, parent, json, strlen (json), error);
+  if (sig == NULL || !save_key_file (self, path, key, json, sig, error))
     return NULL;
 
   *out_json = g_steal_pointer (&json);
   *out_sig = g_steal_pointer (&sig);
-  return g_steal_pointer (&pkey);
+  return g_steal_pointer (&key);
 }
 
 static char *
@@ -388,31 +218,31 @@ app_dir (SoterKeystore *self, const char *app)
   return g_build_filename (self->keys_dir, "apps", app, NULL);
 }
 
-static EVP_PKEY *
+static SoterKey *
 load_app_key (SoterKeystore *self, const char *app, guint32 uid,
               char **out_json, char **out_sig, GError **error)
 {
   g_autofree char *dir = app_dir (self, app);
   g_autofree char *path = g_build_filename (dir, "ask.key", NULL);
-  g_autoptr(EVP_PKEY) device = NULL;
+  g_autoptr(SoterKey) device = NULL;
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      device = load_or_create_device_key (self, error);
+      device = BACKEND_GET_CLASS (self)->device_key (self->backend, error);
       if (device == NULL)
         return NULL;
     }
   return load_or_create_signed_key (self, path, device, uid, out_json, out_sig, error);
 }
 
-static EVP_PKEY *
+static SoterKey *
 load_auth_key (SoterKeystore *self, const char *app, guint32 uid, const char *scene,
                char **out_json, char **out_sig, GError **error)
 {
   g_autofree char *dir = app_dir (self, app);
   g_autofree char *name = g_strdup_printf ("auth-%s.key", scene);
   g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr(EVP_PKEY) ask = NULL;
+  g_autoptr(SoterKey) ask = NULL;
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
@@ -431,8 +261,8 @@ soter_keystore_get_app_key (SoterKeystore *self, const char *app, guint32 uid,
                             char **out_key_json, char **out_signature, GError **error)
 {
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
-  g_autoptr(EVP_PKEY) pkey = load_app_key (self, app, uid, out_key_json, out_signature, error);
-  return pkey != NULL;
+  g_autoptr(SoterKey) key = load_app_key (self, app, uid, out_key_json, out_signature, error);
+  return key != NULL;
 }
 
 gboolean
@@ -441,12 +271,12 @@ soter_keystore_get_auth_key (SoterKeystore *self, const char *app, guint32 uid,
                              char **out_signature, GError **error)
 {
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
-  g_autoptr(EVP_PKEY) pkey = NULL;
+  g_autoptr(SoterKey) key = NULL;
 
   if (!soter_keystore_check_scene (scene, error))
     return FALSE;
-  pkey = load_auth_key (self, app, uid, scene, out_key_json, out_signature, error);
-  return pkey != NULL;
+  key = load_auth_key (self, app, uid, scene, out_key_json, out_signature, error);
+  return key != NULL;
 }
 
 char *
@@ -456,14 +286,14 @@ soter_keystore_sign (SoterKeystore *self, const char *app, guint32 uid,
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
-  g_autoptr(EVP_PKEY) pkey = NULL;
+  g_autoptr(SoterKey) key = NULL;
 
   if (!soter_keystore_check_scene (scene, error))
     return NULL;
-  pkey = load_auth_key (self, app, uid, scene, &json, &sig, error);
-  if (pkey == NULL)
+  key = load_auth_key (self, app, uid, scene, &json, &sig, error);
+  if (key == NULL)
     return NULL;
-  return pss_sign (pkey, data, len, error);
+  return sign (self, key, data, len, error);
 }
 
 /* ---- in a worker thread ------------------------------------------- */
@@ -562,7 +392,7 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   Job *job = data;
   GError *error = NULL;
-  g_autoptr(EVP_PKEY) pkey = NULL;
+  g_autoptr(SoterKey) key = NULL;
   g_autofree char *key_json = NULL;
   g_autofree char *key_sig = NULL;
 
@@ -573,12 +403,12 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
 
   /* The auth key first, loaded once: making it takes a counter value, and
    * the result's counter must come after it. */
-  pkey = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
-                        &key_sig, &error);
-  if (pkey != NULL && soter_keystore_next_counter (self, &job->fields.counter, &error))
+  key = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
+                       &key_sig, &error);
+  if (key != NULL && soter_keystore_next_counter (self, &job->fields.counter, &error))
     {
       job->json = soter_result_json_build (&job->fields);
-      job->signature = pss_sign (pkey, job->json, strlen (job->json), &error);
+      job->signature = sign (self, key, job->json, strlen (job->json), &error);
     }
   if (job->signature == NULL)
     g_task_return_error (task, error);
@@ -658,14 +488,13 @@ soter_keystore_get_cpu_id (SoterKeystore *self)
 const char *
 soter_keystore_get_tee_name (SoterKeystore *self)
 {
-  return "soterd-software";
+  return BACKEND_GET_CLASS (self)->get_tee_name (self->backend);
 }
 
 const char *
 soter_keystore_get_tee_version (SoterKeystore *self)
 {
-  /* The version of the file store's on-disk format. */
-  return "1";
+  return BACKEND_GET_CLASS (self)->get_tee_version (self->backend);
 }
 
 guint64
@@ -673,30 +502,84 @@ soter_keystore_get_counter (SoterKeystore *self)
 {
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
 
-  return self->counter;
+  return BACKEND_GET_CLASS (self)->get_counter (self->backend);
+}
+
+/* KeyStore=auto: the TPM where /dev/tpmrm0 answers, unless this machine's
+ * keys already live in files. Moving them would change cpu_id and every key
+ * apps' servers registered, so an existing file store is kept; a TPM store
+ * is chosen only where there is no file store yet (or there is a TPM store
+ * already). */
+static SoterKeystoreKind
+choose_kind (const char *state_dir, const SoterKeystoreOptions *options)
+{
+  g_autofree char *file_device = g_build_filename (state_dir, "keys", "device.pem", NULL);
+  g_autofree char *tpm_dir = g_build_filename (state_dir, "tpm", NULL);
+
+  if (options->kind != SOTER_KEYSTORE_KIND_AUTO)
+    return options->kind;
+  if (g_file_test (tpm_dir, G_FILE_TEST_IS_DIR))
+    return SOTER_KEYSTORE_KIND_TPM;
+  if (g_file_test (file_device, G_FILE_TEST_EXISTS))
+    return SOTER_KEYSTORE_KIND_FILE;
+  if (g_strcmp0 (options->tpm_tcti, SOTER_KEYSTORE_DEFAULT_TCTI) == 0 &&
+      access ("/dev/tpmrm0", R_OK | W_OK) != 0)
+    return SOTER_KEYSTORE_KIND_FILE;
+  return SOTER_KEYSTORE_KIND_TPM;
+}
+
+static SoterKeystoreBackend *
+open_backend (const char *state_dir, const SoterKeystoreOptions *options, char **out_dir,
+              GError **error)
+{
+  SoterKeystoreKind kind = choose_kind (state_dir, options);
+  g_autoptr(GError) local = NULL;
+  SoterKeystoreBackend *backend;
+
+  if (kind == SOTER_KEYSTORE_KIND_TPM)
+    {
+      *out_dir = g_build_filename (state_dir, "tpm", NULL);
+      backend = soter_keystore_tpm_new (*out_dir, options->tpm_tcti, options->tpm_nv_index,
+                                        &local);
+      if (backend != NULL)
+        return backend;
+      if (options->kind == SOTER_KEYSTORE_KIND_TPM)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+      /* auto: a TPM that does not work is no TPM. */
+      g_message ("Not using the TPM: %s", local->message);
+      g_clear_pointer (out_dir, g_free);
+    }
+  *out_dir = g_build_filename (state_dir, "keys", NULL);
+  return soter_keystore_file_new (*out_dir, error);
 }
 
 SoterKeystore *
-soter_keystore_new (const char *state_dir, GError **error)
+soter_keystore_new (const char *state_dir, const SoterKeystoreOptions *options,
+                    GError **error)
 {
+  static const SoterKeystoreOptions file_store = { SOTER_KEYSTORE_KIND_FILE, NULL, 0 };
   g_autoptr(SoterKeystore) self = g_object_new (SOTER_TYPE_KEYSTORE, NULL);
-  g_autoptr(EVP_PKEY) device = NULL;
+  g_autoptr(SoterKey) device = NULL;
 
-  self->keys_dir = g_build_filename (state_dir, "keys", NULL);
-  self->counter_path = g_build_filename (self->keys_dir, "counter", NULL);
-
-  if (!soter_file_ensure_dir (self->keys_dir, error) || !load_counter (self, error))
+  self->backend = open_backend (state_dir, options ? options : &file_store, &self->keys_dir,
+                                error);
+  if (self->backend == NULL)
     return NULL;
-  device = load_or_create_device_key (self, error);
+  device = BACKEND_GET_CLASS (self)->device_key (self->backend, error);
   if (device == NULL)
     return NULL;
-  self->device_pub_pem = public_pem (device);
-  self->cpu_id = spki_sha256_hex (device);
+  self->device_pub_pem = public_pem (device->pkey);
+  self->cpu_id = spki_sha256_hex (device->pkey);
   if (self->device_pub_pem == NULL || self->cpu_id == NULL)
     {
-      openssl_error (error, "Could not encode the device key");
+      soter_keystore_openssl_error (error, "Could not encode the device key");
       return NULL;
     }
+  g_debug ("Key store: %s (%s %s)", self->keys_dir, soter_keystore_get_tee_name (self),
+           soter_keystore_get_tee_version (self));
   return g_steal_pointer (&self);
 }
 
@@ -705,8 +588,8 @@ soter_keystore_finalize (GObject *object)
 {
   SoterKeystore *self = SOTER_KEYSTORE (object);
 
+  g_clear_object (&self->backend);
   g_free (self->keys_dir);
-  g_free (self->counter_path);
   g_free (self->device_pub_pem);
   g_free (self->cpu_id);
   g_rec_mutex_clear (&self->lock);

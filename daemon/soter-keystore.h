@@ -1,9 +1,10 @@
 /* soter-keystore.h — SOTER's keys and anti-replay counter (SPEC §6).
  *
- * The file key store: the device attestation key (ATTK), one app secure key
- * (ASK) per app, one auth key per app and scene, and the counter, all under
- * <state>/keys, written atomically. Private keys never leave this file's
- * implementation: callers get public PEM, key_json and signatures only.
+ * The device attestation key (ATTK), one app secure key (ASK) per app, one
+ * auth key per app and scene, and the counter, in files under <state>/keys
+ * or in a TPM (soter-keystore-backend.h). Private keys never leave the key
+ * store's implementation: callers get public PEM, key_json and signatures
+ * only.
  */
 #pragma once
 
@@ -17,9 +18,26 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (SoterKeystore, soter_keystore, SOTER, KEYSTORE, GObject)
 
 #define SOTER_DEFAULT_SCENE "default"
+#define SOTER_KEYSTORE_DEFAULT_TCTI "device:/dev/tpmrm0"
+/* An NV index in the owner's range: "SOT" */
+#define SOTER_KEYSTORE_DEFAULT_NV_INDEX 0x01534f54
 
-SoterKeystore *soter_keystore_new (const char *state_dir,
-                                   GError    **error);
+typedef enum {
+  SOTER_KEYSTORE_KIND_AUTO,
+  SOTER_KEYSTORE_KIND_FILE,
+  SOTER_KEYSTORE_KIND_TPM,
+} SoterKeystoreKind;
+
+typedef struct {
+  SoterKeystoreKind kind;
+  const char       *tpm_tcti;
+  guint32           tpm_nv_index;
+} SoterKeystoreOptions;
+
+/* @options NULL: the file store. */
+SoterKeystore *soter_keystore_new (const char                 *state_dir,
+                                   const SoterKeystoreOptions *options,
+                                   GError                    **error);
 
 const char *soter_keystore_get_device_key_pem (SoterKeystore *self);
 const char *soter_keystore_get_cpu_id (SoterKeystore *self);

@@ -16,6 +16,7 @@ PACKAGES="
   dbus dbus-daemon polkitd util-linux mount systemd
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
   clang libclang-rt-14-dev valgrind
+  libtss2-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
 "
 
 missing=""

@@ -99,7 +99,7 @@ static void
 test_device_key_persists (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
   g_autoptr(SoterKeystore) again = NULL;
   g_autofree char *path = g_build_filename (fx->dir, "keys", "device.pem", NULL);
   struct stat st;
@@ -111,7 +111,7 @@ test_device_key_persists (Fixture *fx, gconstpointer data)
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
 
-  again = soter_keystore_new (fx->dir, &error);
+  again = soter_keystore_new (fx->dir, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (soter_keystore_get_cpu_id (again), ==, soter_keystore_get_cpu_id (ks));
 }
@@ -120,7 +120,7 @@ static void
 test_counter_increases_and_persists (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
   g_autoptr(SoterKeystore) again = NULL;
   guint64 a, b, c;
 
@@ -129,7 +129,7 @@ test_counter_increases_and_persists (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (b, ==, a + 1);
   g_clear_object (&ks);
 
-  again = soter_keystore_new (fx->dir, &error);
+  again = soter_keystore_new (fx->dir, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (soter_keystore_next_counter (again, &c, &error));
   g_assert_cmpuint (c, >, b);
@@ -139,7 +139,7 @@ static void
 test_corrupt_counter_is_refused (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
   g_autofree char *path = g_build_filename (fx->dir, "keys", "counter", NULL);
   g_autoptr(SoterKeystore) again = NULL;
   guint64 v;
@@ -147,7 +147,7 @@ test_corrupt_counter_is_refused (Fixture *fx, gconstpointer data)
   g_assert_true (soter_keystore_next_counter (ks, &v, &error));
   g_assert_true (g_file_set_contents (path, "garbage", -1, NULL));
   /* Starting again from 0 would hand out old counter values: refuse. */
-  again = soter_keystore_new (fx->dir, &error);
+  again = soter_keystore_new (fx->dir, NULL, &error);
   g_assert_null (again);
   g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
   g_assert_nonnull (strstr (error->message, "corrupt"));
@@ -157,7 +157,7 @@ static void
 test_key_chain_verifies (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
   g_autofree char *ask_json = NULL, *ask_sig = NULL, *auth_json = NULL, *auth_sig = NULL;
   g_autofree char *ask_pub = NULL, *auth_pub = NULL, *sig = NULL;
   g_autofree char *again_json = NULL, *again_sig = NULL;
@@ -195,7 +195,7 @@ static void
 test_apps_have_their_own_keys (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, &error);
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
   g_autofree char *a = NULL, *as = NULL, *b = NULL, *bs = NULL;
   g_autofree char *app_b = soter_keystore_app_name (1000, "org.example.App");
   g_autofree char *pub_a = NULL, *pub_b = NULL;

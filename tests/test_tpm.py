@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""soterd's TPM key store against swtpm (a software TPM 2.0), one fresh TPM
+per test: what a relying party, an administrator and an attacker holding the
+state directory would each check."""
+
+import base64
+import glob
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from gi.repository import GLib
+
+sys.path.insert(0, os.path.dirname(__file__))
+import taprunner  # noqa: E402
+from soterd_testlib import SoterdTestCase  # noqa: E402
+
+SWTPM = shutil.which('swtpm')
+TPM2_NVREAD = shutil.which('tpm2_nvread')
+NV_INDEX = '0x01534f54'  # soterd's default TpmCounterIndex
+OK_MSG = 'startSoterAuthentication:ok'
+
+
+def free_port_pair():
+    """Two consecutive free TCP ports on loopback: swtpm's TCTI talks to the
+    TPM on P and to its control channel on P + 1."""
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(('127.0.0.1', 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(('127.0.0.1', port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError('no two consecutive free ports')
+
+
+class TpmTestCase(SoterdTestCase):
+    key_store = 'tpm'
+
+    @classmethod
+    def setUpClass(cls):
+        if SWTPM is None or TPM2_NVREAD is None:
+            raise unittest.SkipTest('swtpm or tpm2-tools is not installed (Debian packages '
+                                    'swtpm, swtpm-tools, tpm2-tools: scripts/install-deps.sh '
+                                    'installs them)')
+        super().setUpClass()
+
+    def setUp(self):
+        self.tpm_state = tempfile.mkdtemp(prefix='soterd-swtpm-')
+        port = free_port_pair()
+        self.tcti = f'swtpm:host=127.0.0.1,port={port}'
+        pidfile = os.path.join(self.tpm_state, 'pid')
+        # --daemon returns once swtpm listens.
+        subprocess.run([SWTPM, 'socket', '--tpm2',
+                        '--server', f'type=tcp,port={port},bindaddr=127.0.0.1',
+                        '--ctrl', f'type=tcp,port={port + 1},bindaddr=127.0.0.1',
+                        '--flags', 'startup-clear,not-need-init',
+                        '--tpmstate', f'dir={self.tpm_state}',
+                        '--pid', f'file={pidfile}', '--daemon'], check=True)
+        with open(pidfile) as f:
+            self.swtpm_pid = int(f.read())
+        self.config = dict(SoterdTestCase.config, KeyStore=self.key_store, TpmTcti=self.tcti)
+        super().setUp()
+
+    def tearDown(self):
+        try:
+            super().tearDown()
+        finally:
+            try:
+                os.kill(self.swtpm_pid, 15)
+            except ProcessLookupError:
+                pass  # the test stopped it
+            shutil.rmtree(self.tpm_state, ignore_errors=True)
+
+    def prepare_state(self):
+        pass  # no key template: TPM keys are made in the TPM, quickly
+
+    def tpm2(self, *args):
+        """tpm2-tools on the same TPM; only while soterd is stopped (swtpm
+        serves one connection at a time)."""
+        return subprocess.run(list(args), env=dict(os.environ, TPM2TOOLS_TCTI=self.tcti),
+                              capture_output=True, check=True).stdout
+
+    def auth_value(self):
+        with open(os.path.join(self.state, 'tpm', 'auth'), 'rb') as f:
+            return f.read()
+
+    def nv_counter(self):
+        out = self.tpm2('tpm2_nvread', '-C', NV_INDEX, '-P', 'hex:' + self.auth_value().hex(),
+                        NV_INDEX)
+        return int.from_bytes(out, 'big')
+
+    def authenticate_ok(self, challenge='challenge'):
+        mode, result, sig, code, msg = self.authenticate(challenge)
+        self.assertEqual((code, msg), (0, OK_MSG))
+        return result, sig
+
+    def restart(self):
+        self.restart_daemon()
+
+    def state_files(self):
+        return sorted(p for p in glob.glob(os.path.join(self.state, '**'), recursive=True)
+                      if os.path.isfile(p))
+
+
+class TestTpmKeyStore(TpmTestCase):
+    def test_chain_verifies_with_openssl_and_tee_names_the_tpm(self):
+        self.enroll()
+        keys = self.keys()
+        result, sig = self.authenticate_ok('order-4711')
+
+        self.assertTrue(self.openssl_verify(keys['auth_pub'], result, sig))
+        self.assertTrue(self.openssl_verify(keys['ask_pub'], keys['auth_json'], keys['auth_sig']))
+        self.assertTrue(self.openssl_verify(keys['device'], keys['ask_json'], keys['ask_sig']))
+        self.assertFalse(self.openssl_verify(keys['auth_pub'], result.replace('4711', '4712'),
+                                             sig))
+        # Many signatures: PSS salt 20 made on the host, the RSA step in the TPM.
+        for i in range(20):
+            result, sig = self.authenticate_ok(f'c{i}')
+            self.assertTrue(self.openssl_verify(keys['auth_pub'], result, sig), result)
+
+        fields = json.loads(result)
+        # swtpm is IBM's reference TPM: manufacturer "IBM", firmware a.b.c.d.
+        self.assertEqual((keys['tee_n'], fields['tee_n']), ('TPM2 IBM', 'TPM2 IBM'))
+        self.assertRegex(keys['tee_v'], r'^\d+\.\d+\.\d+\.\d+$')
+        self.assertEqual(fields['tee_v'], keys['tee_v'])
+        # cpu_id is still SPEC §5's: the device key's SPKI, hashed.
+        der = subprocess.run(['openssl', 'pkey', '-pubin', '-outform', 'DER'],
+                             input=keys['device'].encode() + b'\n', capture_output=True,
+                             check=True).stdout
+        self.assertEqual(keys['cpu_id'], hashlib.sha256(der).hexdigest())
+        self.assertEqual(fields['cpu_id'], keys['cpu_id'])
+
+    def test_no_private_key_material_in_the_state_directory(self):
+        self.enroll()
+        keys = self.keys()
+        self.authenticate_ok()
+        self.stop_daemon()
+
+        self.assertFalse(os.path.exists(os.path.join(self.state, 'keys')),
+                         'the file store was used')
+        files = self.state_files()
+        self.assertIn(os.path.join(self.state, 'tpm', 'apps', str(os.getuid()), 'ask.key'), files)
+        for path in files:
+            with open(path, 'rb') as f:
+                data = f.read()
+            self.assertNotIn(b'PRIVATE KEY', data, path)
+            # Nothing OpenSSL can read as a private key, PEM or DER.
+            for form in ('PEM', 'DER'):
+                r = subprocess.run(['openssl', 'pkey', '-inform', form, '-in', path, '-noout'],
+                                   capture_output=True)
+                self.assertNotEqual(r.returncode, 0, f'{path} holds a private key ({form})')
+        # The key files hold TPM-wrapped blobs: the public part is the key the
+        # relying party got, the private part is encrypted by the TPM.
+        ask = os.path.join(self.state, 'tpm', 'apps', str(os.getuid()), 'ask.key')
+        with open(ask) as f:
+            lines = dict(line.split(': ', 1) for line in f.read().splitlines())
+        self.assertEqual(set(lines), {'tpm2-public', 'tpm2-private', 'key_json', 'signature'})
+        self.assertEqual(json.loads(lines['key_json'])['pub_key'], keys['ask_pub'])
+        modulus = subprocess.run(['openssl', 'rsa', '-pubin', '-noout', '-modulus'],
+                                 input=keys['ask_pub'] + '\n', capture_output=True, text=True,
+                                 check=True).stdout.strip().split('=')[1]
+        self.assertIn(bytes.fromhex(modulus), base64.b64decode(lines['tpm2-public']))
+        self.assertNotIn(bytes.fromhex(modulus), base64.b64decode(lines['tpm2-private']))
+        self.start_daemon()
+
+    def test_counter_is_the_tpm_nv_counter_and_a_file_rollback_cannot_replay_it(self):
+        self.enroll()
+        first = json.loads(self.authenticate_ok()[0])['counter']
+        self.stop_daemon()
+        self.assertEqual(self.nv_counter(), first)
+        # An attacker (or a backup) puts the state directory back as it was.
+        snapshot = os.path.join(self.tmp, 'snapshot')
+        shutil.copytree(self.state, snapshot)
+        self.start_daemon()
+        self.agent.register()
+        second = json.loads(self.authenticate_ok()[0])['counter']
+        self.assertGreater(second, first)
+        self.stop_daemon()
+        shutil.rmtree(self.state)
+        shutil.copytree(snapshot, self.state)
+        self.start_daemon()
+        self.agent.register()
+        third = json.loads(self.authenticate_ok()[0])['counter']
+        self.assertGreater(third, second, 'a counter value came back after a rollback')
+        self.stop_daemon()
+        self.assertEqual(self.nv_counter(), third)
+        self.start_daemon()
+
+    def test_keys_and_counter_survive_restart(self):
+        self.enroll()
+        before = self.keys()
+        first = json.loads(self.authenticate_ok()[0])['counter']
+        self.restart()
+        self.assertEqual(self.keys(), before)
+        self.assertGreater(json.loads(self.authenticate_ok()[0])['counter'], first)
+
+    def test_wrong_auth_value_fails_cleanly_and_changes_nothing(self):
+        self.enroll()
+        before = self.keys()
+        self.stop_daemon()
+        auth = os.path.join(self.state, 'tpm', 'auth')
+        good = self.auth_value()
+        with open(auth, 'wb') as f:
+            f.write(bytes(b ^ 0xff for b in good))
+        contents = {p: open(p, 'rb').read() for p in self.state_files()}
+
+        self.start_daemon()
+        self.agent.register()
+        _, _, _, code, msg = self.start_auth().wait()
+        self.assertEqual(code, 90001)
+        self.assertEqual(self.agent.shown, [], 'the reader was used without a key store')
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        self.assertIn("the TPM refused soterd's auth value", self.daemon_log())
+        self.stop_daemon()
+        self.assertEqual({p: open(p, 'rb').read() for p in self.state_files()}, contents)
+
+        with open(auth, 'wb') as f:
+            f.write(good)
+        self.start_daemon()
+        self.agent.register()
+        self.assertEqual(self.keys(), before)
+        self.authenticate_ok()
+
+    def test_device_key_and_cpu_id_survive_a_reinstall(self):
+        self.enroll()
+        before = self.keys()
+        last = json.loads(self.authenticate_ok()[0])['counter']
+        self.stop_daemon()
+        # A reinstall: the state directory is gone; the administrator frees
+        # the old counter index, as soterd's log tells them to.
+        shutil.rmtree(self.state)
+        self.tpm2('tpm2_nvundefine', NV_INDEX)
+        self.start_daemon()
+        self.agent.register()
+        self.enroll()
+        after = self.keys()
+        self.assertEqual((after['device'], after['cpu_id']), (before['device'], before['cpu_id']))
+        self.assertNotEqual(after['ask_pub'], before['ask_pub'])
+        self.assertTrue(self.openssl_verify(after['device'], after['ask_json'], after['ask_sig']))
+        # A new index starts above every counter this TPM has had.
+        self.assertGreater(json.loads(self.authenticate_ok()[0])['counter'], last)
+
+    def test_unreachable_tpm_is_90001_not_a_silent_file_store(self):
+        self.stop_daemon()
+        os.kill(self.swtpm_pid, 15)
+        self.start_daemon()
+        self.agent.register()
+        _, _, _, code, _ = self.start_auth().wait()
+        self.assertEqual(code, 90001)
+        self.assertIn('Cannot reach the TPM at ' + self.tcti, self.daemon_log())
+        self.assertFalse(os.path.exists(os.path.join(self.state, 'keys')))
+
+    def test_bad_key_store_settings_are_refused(self):
+        from soterd_testlib import SOTERD
+        for line, message in (('KeyStore=tape', 'KeyStore must be auto, file or tpm'),
+                              ('TpmCounterIndex=0x81000000', 'TpmCounterIndex must be'),
+                              ('TpmCounterIndex=1534f54', 'TpmCounterIndex must be')):
+            conf = self.write('bad.conf', f'[soterd]\n{line}\n')
+            r = subprocess.run([SOTERD, '--config', conf], capture_output=True, text=True,
+                               env=dict(os.environ, STATE_DIRECTORY=self.state))
+            self.assertNotEqual(r.returncode, 0, line)
+            self.assertIn(message, r.stderr)
+
+
+class TestAutoKeyStore(TpmTestCase):
+    key_store = 'auto'
+
+    def test_auto_takes_the_tpm_but_keeps_an_existing_file_store(self):
+        self.assertEqual(self.keys()['tee_n'], 'TPM2 IBM')
+        self.stop_daemon()
+        shutil.rmtree(self.state)
+        with open(self.conf, 'a') as f:
+            f.write('KeyStore=file\n')
+        self.start_daemon()
+        file_keys = self.keys()
+        self.assertEqual(file_keys['tee_n'], 'soterd-software')
+        # auto again: the keys apps registered stay where they are.
+        self.restart_with_config(KeyStore='auto')
+        self.assertEqual(self.keys(), file_keys)
+
+
+if __name__ == '__main__':
+    taprunner.main(sys.modules[__name__])
