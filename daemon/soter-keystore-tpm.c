@@ -718,7 +718,11 @@ open_counter (SoterKeystoreTpm *self, GError **error)
     return tpm_error (error, rc, "Could not use the TPM's counter index");
   if (!read_counter (self, &op, error))
     {
-      g_prefix_error (error, "TPM NV index 0x%08x: ", self->nv_index);
+      /* Most likely a state directory made anew (a reinstall) beside the
+       * old installation's index: say how to free it. */
+      g_prefix_error (error, "TPM NV index 0x%08x (if soterd's state directory was made anew, "
+                      "free the old index with 'tpm2_nvundefine 0x%08x'; its counter does not "
+                      "go back): ", self->nv_index, self->nv_index);
       return FALSE;
     }
   return TRUE;

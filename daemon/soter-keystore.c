@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -507,15 +508,16 @@ soter_keystore_get_counter (SoterKeystore *self)
 
 /* KeyStore=auto: the TPM where /dev/tpmrm0 answers, unless this machine's
  * keys already live in files. Moving them would change cpu_id and every key
- * apps' servers registered, so an existing file store is kept; a TPM store
- * is chosen only where there is no file store yet (or there is a TPM store
- * already). */
+ * apps' servers registered, so an existing file store is kept; and a TPM
+ * store, once made, is never replaced by files because the TPM failed once.
+ * Only a machine with no store yet falls back to files (*out_fallback). */
 static SoterKeystoreKind
-choose_kind (const char *state_dir, const SoterKeystoreOptions *options)
+choose_kind (const char *state_dir, const SoterKeystoreOptions *options, gboolean *out_fallback)
 {
   g_autofree char *file_device = g_build_filename (state_dir, "keys", "device.pem", NULL);
   g_autofree char *tpm_dir = g_build_filename (state_dir, "tpm", NULL);
 
+  *out_fallback = FALSE;
   if (options->kind != SOTER_KEYSTORE_KIND_AUTO)
     return options->kind;
   if (g_file_test (tpm_dir, G_FILE_TEST_IS_DIR))
@@ -525,6 +527,7 @@ choose_kind (const char *state_dir, const SoterKeystoreOptions *options)
   if (g_strcmp0 (options->tpm_tcti, SOTER_KEYSTORE_DEFAULT_TCTI) == 0 &&
       access ("/dev/tpmrm0", R_OK | W_OK) != 0)
     return SOTER_KEYSTORE_KIND_FILE;
+  *out_fallback = TRUE;
   return SOTER_KEYSTORE_KIND_TPM;
 }
 
@@ -532,25 +535,37 @@ static SoterKeystoreBackend *
 open_backend (const char *state_dir, const SoterKeystoreOptions *options, char **out_dir,
               GError **error)
 {
-  SoterKeystoreKind kind = choose_kind (state_dir, options);
+  gboolean fallback;
+  SoterKeystoreKind kind = choose_kind (state_dir, options, &fallback);
   g_autoptr(GError) local = NULL;
   SoterKeystoreBackend *backend;
 
   if (kind == SOTER_KEYSTORE_KIND_TPM)
     {
-      *out_dir = g_build_filename (state_dir, "tpm", NULL);
-      backend = soter_keystore_tpm_new (*out_dir, options->tpm_tcti, options->tpm_nv_index,
+      g_autofree char *tpm_dir = g_build_filename (state_dir, "tpm", NULL);
+
+      backend = soter_keystore_tpm_new (tpm_dir, options->tpm_tcti, options->tpm_nv_index,
                                         &local);
       if (backend != NULL)
-        return backend;
-      if (options->kind == SOTER_KEYSTORE_KIND_TPM)
+        {
+          *out_dir = g_steal_pointer (&tpm_dir);
+          return backend;
+        }
+      if (!fallback)
         {
           g_propagate_error (error, g_steal_pointer (&local));
           return NULL;
         }
-      /* auto: a TPM that does not work is no TPM. */
+      /* auto, and no store yet: a TPM that does not work is no TPM. Remove
+       * what the attempt made (its directory did not exist), so the next
+       * start does not take it for a TPM store. */
       g_message ("Not using the TPM: %s", local->message);
-      g_clear_pointer (out_dir, g_free);
+      for (const char *const *f = (const char *const[]) { "auth", "device.pub", NULL }; *f; f++)
+        {
+          g_autofree char *path = g_build_filename (tpm_dir, *f, NULL);
+          g_unlink (path);
+        }
+      g_rmdir (tpm_dir);
     }
   *out_dir = g_build_filename (state_dir, "keys", NULL);
   return soter_keystore_file_new (*out_dir, error);

@@ -237,9 +237,14 @@ class TestTpmKeyStore(TpmTestCase):
         before = self.keys()
         last = json.loads(self.authenticate_ok()[0])['counter']
         self.stop_daemon()
-        # A reinstall: the state directory is gone; the administrator frees
-        # the old counter index, as soterd's log tells them to.
+        # A reinstall: the state directory is gone. The old counter index
+        # refuses the new auth value, and soterd's log says what to do.
         shutil.rmtree(self.state)
+        self.start_daemon()
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetDeviceKey', reply_type='(ssss)')
+        self.assertIn(f"free the old index with 'tpm2_nvundefine {NV_INDEX}'", self.daemon_log())
+        self.stop_daemon()
         self.tpm2('tpm2_nvundefine', NV_INDEX)
         self.start_daemon()
         self.agent.register()
@@ -289,6 +294,29 @@ class TestAutoKeyStore(TpmTestCase):
         self.restart_with_config(KeyStore='auto')
         self.assertEqual(self.keys(), file_keys)
 
+    def test_auto_falls_back_to_files_only_where_there_is_no_store_yet(self):
+        self.assertEqual(self.keys()['tee_n'], 'TPM2 IBM')
+        # A new state directory beside the old installation's counter index:
+        # no store yet, so auto takes files, and leaves nothing of the attempt.
+        self.stop_daemon()
+        shutil.rmtree(self.state)
+        self.start_daemon()
+        self.assertEqual(self.keys()['tee_n'], 'soterd-software')
+        self.assertFalse(os.path.exists(os.path.join(self.state, 'tpm')))
+        self.assertIn('Not using the TPM', self.daemon_log())
+        # A TPM store exists: a TPM that stops answering leaves the key store
+        # unusable, never a new file store with other keys.
+        self.stop_daemon()
+        shutil.rmtree(self.state)
+        self.tpm2('tpm2_nvundefine', NV_INDEX)
+        self.start_daemon()
+        self.assertEqual(self.keys()['tee_n'], 'TPM2 IBM')
+        self.stop_daemon()
+        os.kill(self.swtpm_pid, 15)
+        self.start_daemon()
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetDeviceKey', reply_type='(ssss)')
+        self.assertFalse(os.path.exists(os.path.join(self.state, 'keys')))
 
 if __name__ == '__main__':
     taprunner.main(sys.modules[__name__])
