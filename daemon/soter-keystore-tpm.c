@@ -46,6 +46,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "soter-error.h"
@@ -799,6 +800,45 @@ read_properties (SoterKeystoreTpm *self, GError **error)
   return TRUE;
 }
 
+/* Without a resource manager (swtpm, /dev/tpm0) what a killed soterd had
+ * loaded stays in the TPM, whose few slots (three objects on swtpm) then
+ * run out: soterd takes itself for the only user of such a TPM and frees
+ * them at start. Under the kernel's resource manager (/dev/tpmrm0, what the
+ * unit allows) a client sees only its own objects, none at start: this
+ * frees nothing there. */
+static void
+flush_leftovers (SoterKeystoreTpm *self)
+{
+  const TPM2_HANDLE ranges[] = { TPM2_TRANSIENT_FIRST, TPM2_LOADED_SESSION_FIRST,
+                                 TPM2_ACTIVE_SESSION_FIRST };
+  TSS2_SYS_CONTEXT *sys = NULL;
+  guint freed = 0;
+
+  if (Esys_GetSysContext (self->esys, &sys) != TSS2_RC_SUCCESS)
+    return;
+  for (gsize r = 0; r < G_N_ELEMENTS (ranges); r++)
+    {
+      TPMS_CAPABILITY_DATA *cap = NULL;
+
+      if (Esys_GetCapability (self->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                              TPM2_CAP_HANDLES, ranges[r], TPM2_MAX_CAP_HANDLES, NULL,
+                              &cap) != TSS2_RC_SUCCESS)
+        continue;
+      for (guint32 i = 0; i < cap->data.handles.count; i++)
+        {
+          TPM2_HANDLE h = cap->data.handles.handle[i];
+
+          if ((h >> TPM2_HR_SHIFT) == (ranges[r] >> TPM2_HR_SHIFT) &&
+              Tss2_Sys_FlushContext (sys, h) == TSS2_RC_SUCCESS)
+            freed++;
+        }
+      Esys_Free (cap);
+    }
+  if (freed > 0)
+    g_message ("Freed %u objects and sessions left in the TPM (by a soterd that was killed?)",
+               freed);
+}
+
 static const char *
 tpm_get_tee_name (SoterKeystoreBackend *backend)
 {
@@ -833,6 +873,7 @@ soter_keystore_tpm_new (const char *tpm_dir, const char *tcti, guint32 nv_index,
       tpm_error (error, rc, "Cannot talk to the TPM");
       return NULL;
     }
+  flush_leftovers (self);
   if (!read_properties (self, error) || !soter_file_ensure_dir (tpm_dir, error) ||
       !load_auth (self, error) || !open_counter (self, error))
     return NULL;

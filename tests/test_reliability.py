@@ -56,6 +56,9 @@ def temporaries(state):
 
 
 class TestCrashSafety(SoterdTestCase):
+    kills = KILLS
+    max_delay_ms = 12   # from the reader's scan (or the call) to the kill
+
     def kill_after(self, delay_ms):
         """SIGKILL soterd @delay_ms from now, from the main loop."""
         pid = self.daemon.pid
@@ -91,10 +94,10 @@ class TestCrashSafety(SoterdTestCase):
         kinds = {'auth': 0, 'enroll': 0, 'scene': 0}
         answered = 0
 
-        for i in range(KILLS):
+        for i in range(self.kills):
             kind = rng.choice(['auth', 'auth', 'auth', 'enroll', 'scene'])
             kinds[kind] += 1
-            delay = rng.randint(0, 12)
+            delay = rng.randint(0, self.max_delay_ms)
             if kind == 'auth':
                 call = self.start_auth(f'crash-{i}')
                 self.agent.wait_shown(len(self.agent.shown) + 1)
@@ -148,7 +151,7 @@ class TestCrashSafety(SoterdTestCase):
         self.assertEqual(code, 0, msg)
         self.assertGreater(json.loads(result)['counter'], counters[-1])
         cleaned = self.daemon_log().count('left by an interrupted write')
-        sys.stderr.write(f'# {KILLS} kills ({kinds}), {answered} answered before the kill, '
+        sys.stderr.write(f'# {self.kills} kills ({kinds}), {answered} answered before the kill, '
                          f'{cleaned} interrupted writes cleaned up at the next start {note}\n')
 
 

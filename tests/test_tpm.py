@@ -19,6 +19,7 @@ from gi.repository import GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
+import test_reliability  # noqa: E402
 from soterd_testlib import SoterdTestCase  # noqa: E402
 
 SWTPM = shutil.which('swtpm')
@@ -276,6 +277,14 @@ class TestTpmKeyStore(TpmTestCase):
                                env=dict(os.environ, STATE_DIRECTORY=self.state))
             self.assertNotEqual(r.returncode, 0, line)
             self.assertIn(message, r.stderr)
+
+
+class TestTpmCrashSafety(TpmTestCase, test_reliability.TestCrashSafety):
+    """The reliability suite's SIGKILL test on the TPM store: soterd killed
+    while it talks to the TPM (a signature or a counter step takes ~10 ms
+    there) leaves nothing that stops the next one."""
+    kills = int(os.environ.get('SOTER_TPM_CRASH_KILLS', '60'))
+    max_delay_ms = 60   # a TPM signature with its counter step takes ~25 ms
 
 
 class TestAutoKeyStore(TpmTestCase):
