@@ -72,6 +72,10 @@ struct _SoterKeystoreBackendClass
                              guint64              *out_counter,
                              GError              **error);
   guint64   (*get_counter)  (SoterKeystoreBackend *self);
+  /* Optional: around the operations of one request, so that what each
+   * would set up and tear down (a TPM session) is set up once. */
+  void      (*hold)         (SoterKeystoreBackend *self);
+  void      (*release)      (SoterKeystoreBackend *self);
   const char *(*get_tee_name)    (SoterKeystoreBackend *self);
   const char *(*get_tee_version) (SoterKeystoreBackend *self);
 };

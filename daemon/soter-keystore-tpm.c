@@ -61,6 +61,16 @@
  * seed with other words is another key. */
 #define ATTK_LABEL "soterd device attestation key v1"
 
+/* One operation's TPM objects: see op_begin(). */
+typedef struct {
+  struct _SoterKeystoreTpm *self;
+  ESYS_TR           srk;
+  ESYS_TR           session;  /* HMAC, salted with the SRK, AES-128-CFB */
+  ESYS_TR           policy;   /* for the ATTK */
+  ESYS_TR           key;
+  gboolean          held;     /* srk and session are the request's (tpm_hold) */
+} Op;
+
 struct _SoterKeystoreTpm
 {
   SoterKeystoreBackend parent_instance;
@@ -75,6 +85,7 @@ struct _SoterKeystoreTpm
   char              *tee_name;
   char              *tee_version;
   guint64            counter;     /* the last value the TPM returned */
+  Op                 held;        /* the storage key and session of a request */
 };
 
 #define SOTER_TYPE_KEYSTORE_TPM (soter_keystore_tpm_get_type ())
@@ -186,14 +197,6 @@ srk_template (void)
 
 /* ---- one operation: a storage key and a salted session ----------- */
 
-typedef struct {
-  SoterKeystoreTpm *self;
-  ESYS_TR           srk;
-  ESYS_TR           session;  /* HMAC, salted with the SRK, AES-128-CFB */
-  ESYS_TR           policy;   /* for the ATTK */
-  ESYS_TR           key;
-} Op;
-
 static void
 op_end (Op *op)
 {
@@ -201,8 +204,11 @@ op_end (Op *op)
     return;
   flush (op->self, &op->key);
   flush (op->self, &op->policy);
-  flush (op->self, &op->session);
-  flush (op->self, &op->srk);
+  if (!op->held)
+    {
+      flush (op->self, &op->session);
+      flush (op->self, &op->srk);
+    }
   op->self = NULL;
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Op, op_end)
@@ -245,6 +251,15 @@ op_begin (SoterKeystoreTpm *self, Op *op, GError **error)
 
   op->self = self;
   op->srk = op->session = op->policy = op->key = ESYS_TR_NONE;
+  op->held = FALSE;
+  if (self->held.self != NULL)
+    {
+      /* Within a request (tpm_hold): its storage key and session. */
+      op->srk = self->held.srk;
+      op->session = self->held.session;
+      op->held = TRUE;
+      return TRUE;
+    }
   rc = Esys_CreatePrimary (self->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                            ESYS_TR_NONE, &no_auth, &srk, NULL, &no_pcrs, &op->srk, NULL, NULL,
                            NULL, NULL);
@@ -839,6 +854,33 @@ flush_leftovers (SoterKeystoreTpm *self)
                freed);
 }
 
+/* A request (a counter step and a signature) sets up the storage key and
+ * the salted session once, not per operation: each costs milliseconds of
+ * tpm2-tss's host-side crypto (bench/RESULTS.md). Flushed at its end. */
+static void
+tpm_hold (SoterKeystoreBackend *backend)
+{
+  SoterKeystoreTpm *self = SOTER_KEYSTORE_TPM (backend);
+  g_autoptr(GError) error = NULL;
+  Op op;
+
+  g_return_if_fail (self->held.self == NULL);
+  if (!op_begin (self, &op, &error))
+    {
+      /* Each operation will try on its own, and report. */
+      op_end (&op);
+      g_debug ("No TPM session for the request: %s", error->message);
+      return;
+    }
+  self->held = op;
+}
+
+static void
+tpm_release (SoterKeystoreBackend *backend)
+{
+  op_end (&SOTER_KEYSTORE_TPM (backend)->held);
+}
+
 static const char *
 tpm_get_tee_name (SoterKeystoreBackend *backend)
 {
@@ -886,6 +928,7 @@ soter_keystore_tpm_finalize (GObject *object)
   SoterKeystoreTpm *self = SOTER_KEYSTORE_TPM (object);
 
   OPENSSL_cleanse (&self->auth, sizeof self->auth);
+  op_end (&self->held);
   if (self->esys != NULL)
     Esys_Finalize (&self->esys);
   if (self->tcti != NULL)
@@ -909,6 +952,8 @@ soter_keystore_tpm_class_init (SoterKeystoreTpmClass *klass)
   backend_class->sign = tpm_sign;
   backend_class->next_counter = tpm_next_counter;
   backend_class->get_counter = tpm_get_counter;
+  backend_class->hold = tpm_hold;
+  backend_class->release = tpm_release;
   backend_class->get_tee_name = tpm_get_tee_name;
   backend_class->get_tee_version = tpm_get_tee_version;
 }

@@ -402,6 +402,8 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
   job->fields.tee_v = soter_keystore_get_tee_version (self);
   job->fields.cpu_id = self->cpu_id;
 
+  if (BACKEND_GET_CLASS (self)->hold != NULL)
+    BACKEND_GET_CLASS (self)->hold (self->backend);
   /* The auth key first, loaded once: making it takes a counter value, and
    * the result's counter must come after it. */
   key = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
@@ -411,6 +413,8 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
       job->json = soter_result_json_build (&job->fields);
       job->signature = sign (self, key, job->json, strlen (job->json), &error);
     }
+  if (BACKEND_GET_CLASS (self)->release != NULL)
+    BACKEND_GET_CLASS (self)->release (self->backend);
   if (job->signature == NULL)
     g_task_return_error (task, error);
   else
