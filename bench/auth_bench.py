@@ -110,7 +110,7 @@ def main():
         so_sock = os.path.join(tmp, 'soterd-reader')
         conf = os.path.join(tmp, 'soterd.conf')
         with open(conf, 'w') as f:
-            f.write('[soterd]\nIdleTimeout=3600\n')
+            f.write('[soterd]\nIdleTimeout=3600\nKeyStore=file\n')
         os.makedirs(os.path.join(tmp, 'services'))
         with open(os.path.join(tmp, 'services', SOTER + '.service'), 'w') as f:
             f.write(f'[D-BUS Service]\nName={SOTER}\nExec={SOTERD} --config {conf}\n')

@@ -121,6 +121,11 @@ main (int argc, char **argv)
       return EXIT_SUCCESS;
     }
 
+  /* systemd's ConfigurationDirectory= sets CONFIGURATION_DIRECTORY (the
+   * unit's is /etc/soterd, the default's directory). */
+  if (config_path == NULL && g_getenv ("CONFIGURATION_DIRECTORY") != NULL &&
+      *g_getenv ("CONFIGURATION_DIRECTORY") != '\0')
+    config_path = g_build_filename (g_getenv ("CONFIGURATION_DIRECTORY"), "soterd.conf", NULL);
   soter_config_init_defaults (&d.context.config);
   if (!soter_config_load (&d.context.config,
                           config_path ? config_path : SOTER_CONFIG_DEFAULT_PATH, &error))

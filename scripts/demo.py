@@ -80,7 +80,11 @@ def main():
         step('soterd on the virtual reader (state in a temporary directory)')
         reader = os.path.join(tmp, 'reader')
         soterd_conf = os.path.join(tmp, 'soterd.conf')
-        open(soterd_conf, 'w').close()  # the documented defaults
+        with open(soterd_conf, 'w') as f:
+            # The documented defaults, but for the key store: files in the
+            # temporary state, where auto would take this machine's TPM (and
+            # leave soterd's counter index defined in it).
+            f.write('[soterd]\nKeyStore=file\n')
         procs.append(subprocess.Popen([SOTERD, '--no-idle-exit', '--config', soterd_conf],
                                       env=dict(env, STATE_DIRECTORY=os.path.join(tmp, 'state'),
                                                FP_VIRTUAL_DEVICE=reader,

@@ -150,6 +150,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.socket = os.path.join(self.tmp, 'virtual-reader')
         self.conf = os.path.join(self.tmp, 'soterd.conf')
         config = dict(self.config)
+        # The file store unless a test asks for a TPM: KeyStore=auto would
+        # take a real /dev/tpmrm0 and define soterd's counter index in it.
+        config.setdefault('KeyStore', 'file')
         if os.environ.get('SOTERD_WRAPPER'):
             # Under valgrind RSA is ~50 times slower: give requests the time
             # they need, unless the test is about the timeout itself.
@@ -198,7 +201,10 @@ class SoterdTestCase(dbusmock.DBusTestCase):
             shutil.rmtree(state)
             env = child_env(STATE_DIRECTORY=state, FP_DRIVERS_WHITELIST='virtual_device')
             env.pop('FP_VIRTUAL_DEVICE', None)
-            daemon = subprocess.Popen([SOTERD, '--no-idle-exit'], env=env,
+            conf = os.path.join(os.path.dirname(state), os.path.basename(state) + '.conf')
+            with open(conf, 'w') as f:
+                f.write('[soterd]\nKeyStore=file\n')
+            daemon = subprocess.Popen([SOTERD, '--no-idle-exit', '--config', conf], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 cls.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)

@@ -250,8 +250,14 @@ class TestRealBus(unittest.TestCase):
         # Activated services get the bus daemon's environment: soterd's
         # state and the virtual reader come through it, as systemd's
         # StateDirectory= would give the first.
+        # Its configuration too, as ConfigurationDirectory= would: the file
+        # store, so that a machine's own TPM is left alone.
+        confdir = os.path.join(cls.tmp, 'etc-soterd')
+        os.mkdir(confdir)
+        with open(os.path.join(confdir, 'soterd.conf'), 'w') as f:
+            f.write('[soterd]\nKeyStore=file\n')
         env = dict(os.environ, STATE_DIRECTORY=cls.state, FP_VIRTUAL_DEVICE=cls.reader_socket,
-                   FP_DRIVERS_WHITELIST='virtual_device')
+                   FP_DRIVERS_WHITELIST='virtual_device', CONFIGURATION_DIRECTORY=confdir)
         cls.procs = []
         cls.bus = subprocess.Popen(['dbus-daemon', '--nofork', '--config-file=' + conf,
                                     '--print-address'], env=env, stdout=subprocess.PIPE, text=True)

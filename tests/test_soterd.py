@@ -541,6 +541,21 @@ class TestLifecycle(SoterdTestCase):
         self.assertIn('Idle for 1 s, exiting', self.daemon_log())
         self.daemon = None
 
+    def test_configuration_directory_from_systemd(self):
+        # ConfigurationDirectory= sets CONFIGURATION_DIRECTORY: soterd reads
+        # soterd.conf there when no --config is given.
+        from soterd_testlib import SOTERD
+        confdir = os.path.join(self.tmp, 'etc')
+        os.mkdir(confdir)
+        with open(os.path.join(confdir, 'soterd.conf'), 'w') as f:
+            f.write('[soterd]\nKeyStore=tape\n')
+        r = subprocess.run([SOTERD], capture_output=True, text=True,
+                           env=dict(os.environ, CONFIGURATION_DIRECTORY=confdir,
+                                    STATE_DIRECTORY=self.state))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.join(confdir, 'soterd.conf') + ': KeyStore must be auto, file or tpm',
+                      r.stderr)
+
     def test_version(self):
         from soterd_testlib import SOTERD
         out = subprocess.run([SOTERD, '--version'], capture_output=True, text=True, check=True)
