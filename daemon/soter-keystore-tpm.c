@@ -24,9 +24,11 @@
  *   faulty TPM answer never leaves soterd.
  * - The counter is the NV counter index (TPM2_NT_COUNTER): the TPM itself
  *   never lets it go back, whatever happens to the files.
- * Transient objects and sessions are flushed after each operation; the
- * device key's public part is kept in <state>/tpm/device.pub so that start-up
- * does not wait for the TPM to derive an RSA key (seconds on some chips).
+ * Transient objects and sessions are flushed after each operation (an
+ * authentication's counter step and signature share one storage key and
+ * session); the device key's public part is kept in <state>/tpm/device.pub
+ * so that start-up does not wait for the TPM to derive an RSA key (seconds
+ * on some chips).
  */
 /* EMSA-PSS encoding without signing has no non-deprecated OpenSSL 3 API
  * (RSA_padding_add_PKCS1_PSS_mgf1); the TPM does the private operation. */
@@ -64,11 +66,11 @@
 /* One operation's TPM objects: see op_begin(). */
 typedef struct {
   struct _SoterKeystoreTpm *self;
-  ESYS_TR           srk;
-  ESYS_TR           session;  /* HMAC, salted with the SRK, AES-128-CFB */
-  ESYS_TR           policy;   /* for the ATTK */
-  ESYS_TR           key;
-  gboolean          held;     /* srk and session are the request's (tpm_hold) */
+  ESYS_TR                   srk;
+  ESYS_TR                   session;  /* HMAC, salted with the SRK, AES-128-CFB */
+  ESYS_TR                   policy;   /* for the ATTK */
+  ESYS_TR                   key;
+  gboolean                  held;     /* srk and session are the request's (tpm_hold) */
 } Op;
 
 struct _SoterKeystoreTpm
