@@ -826,8 +826,11 @@ read_properties (SoterKeystoreTpm *self, GError **error)
 static void
 flush_leftovers (SoterKeystoreTpm *self)
 {
-  const TPM2_HANDLE ranges[] = { TPM2_TRANSIENT_FIRST, TPM2_LOADED_SESSION_FIRST,
-                                 TPM2_ACTIVE_SESSION_FIRST };
+  /* tss2's TPM2_TRANSIENT_FIRST shifts 0x80 into an int's sign bit
+   * (undefined behaviour): the ranges' first handles, spelled out. */
+  const TPM2_HANDLE ranges[] = { (TPM2_HANDLE) TPM2_HT_TRANSIENT << TPM2_HR_SHIFT,
+                                 (TPM2_HANDLE) TPM2_HT_LOADED_SESSION << TPM2_HR_SHIFT,
+                                 (TPM2_HANDLE) TPM2_HT_SAVED_SESSION << TPM2_HR_SHIFT };
   TSS2_SYS_CONTEXT *sys = NULL;
   guint freed = 0;
 

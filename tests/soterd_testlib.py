@@ -180,6 +180,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertNotIn('CRITICAL', log, 'soterd logged a critical warning')
         self.assertNotIn('Sanitizer', log, 'soterd failed a sanitizer check')
+        self.assertNotIn('runtime error:', log, 'soterd did something undefined (UBSan)')
         self.assertNotIn('definitely lost', log, 'soterd leaked memory (valgrind)')
         self.assertIn(rc, (None, 0), 'soterd did not exit cleanly on SIGTERM')
 
