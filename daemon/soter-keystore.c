@@ -147,11 +147,24 @@ save_key_file (SoterKeystore *self, const char *path, SoterKey *key, const char 
   g_auto(SoterSecret) text = { NULL, 0 };
   g_auto(SoterSecret) file = { NULL, 0 };
 
+  const char *parts[] = { JSON_TAG, json, "\n", SIG_TAG, sig, "\n" };
+  char *p;
+
   if (!BACKEND_GET_CLASS (self)->serialize (self->backend, key, &text, error))
     return FALSE;
-  file.data = g_strdup_printf ("%.*s" JSON_TAG "%s\n" SIG_TAG "%s\n", (int) text.len,
-                               text.data, json, sig);
-  file.len = strlen (file.data);
+  /* One buffer of the exact size, cleansed: the text may be a private key,
+   * and printf-style helpers leave copies behind in the heap as they grow. */
+  file.len = text.len;
+  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+    file.len += strlen (parts[i]);
+  file.data = p = g_malloc (file.len);
+  memcpy (p, text.data, text.len);
+  p += text.len;
+  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+    {
+      memcpy (p, parts[i], strlen (parts[i]));
+      p += strlen (parts[i]);
+    }
   return soter_file_write_atomic (path, file.data, file.len, 0600, error);
 }
 
