@@ -105,9 +105,6 @@ class TpmTestCase(SoterdTestCase):
         self.assertEqual((code, msg), (0, OK_MSG))
         return result, sig
 
-    def restart(self):
-        self.restart_daemon()
-
     def state_files(self):
         return sorted(p for p in glob.glob(os.path.join(self.state, '**'), recursive=True)
                       if os.path.isfile(p))
@@ -201,7 +198,7 @@ class TestTpmKeyStore(TpmTestCase):
         self.enroll()
         before = self.keys()
         first = json.loads(self.authenticate_ok()[0])['counter']
-        self.restart()
+        self.restart_daemon()
         self.assertEqual(self.keys(), before)
         self.assertGreater(json.loads(self.authenticate_ok()[0])['counter'], first)
 
