@@ -293,7 +293,7 @@ on_verified (GObject *source, GAsyncResult *res, gpointer data)
     {
       matched = g_object_ref (g_ptr_array_index (self->prints, 0));
     }
-  g_autoptr(FpPrint) matched_owned = matched;
+  G_GNUC_UNUSED g_autoptr(FpPrint) matched_owned = matched;  /* frees it on every path */
 
   if (error != NULL && error->domain == FP_DEVICE_RETRY && !g_cancellable_is_cancelled (self->job.cancellable))
     {
