@@ -346,23 +346,32 @@ find_line (const char *text, gsize len, const char *tag, gsize *out_len)
   return NULL;
 }
 
+/* The marshalled TPM2B_PUBLIC of @text's "tpm2-public:" line, whole. */
+static gboolean
+parse_public_line (const char *text, gsize len, TPM2B_PUBLIC *out)
+{
+  gsize n = 0;
+  size_t off = 0;
+  g_autofree guint8 *bytes = find_line (text, len, PUBLIC_TAG, &n);
+
+  return bytes != NULL && Tss2_MU_TPM2B_PUBLIC_Unmarshal (bytes, n, &off, out) == TSS2_RC_SUCCESS &&
+         off == n;
+}
+
 static SoterKey *
 tpm_parse (SoterKeystoreBackend *backend, const char *text, gsize len, GError **error)
 {
-  g_autofree guint8 *pub_bytes = NULL;
   g_autofree guint8 *priv_bytes = NULL;
-  gsize pub_len = 0, priv_len = 0;
-  size_t pub_off = 0, priv_off = 0;
+  gsize priv_len = 0;
+  size_t priv_off = 0;
   TPM2B_PUBLIC pub = { 0 };
   TPM2B_PRIVATE priv = { 0 };
 
-  pub_bytes = find_line (text, len, PUBLIC_TAG, &pub_len);
   priv_bytes = find_line (text, len, PRIVATE_TAG, &priv_len);
-  if (pub_bytes == NULL || priv_bytes == NULL ||
-      Tss2_MU_TPM2B_PUBLIC_Unmarshal (pub_bytes, pub_len, &pub_off, &pub) != TSS2_RC_SUCCESS ||
+  if (!parse_public_line (text, len, &pub) || priv_bytes == NULL ||
       Tss2_MU_TPM2B_PRIVATE_Unmarshal (priv_bytes, priv_len, &priv_off, &priv) !=
         TSS2_RC_SUCCESS ||
-      pub_off != pub_len || priv_off != priv_len)
+      priv_off != priv_len)
     {
       g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
                    "Corrupt key file: no TPM key in it (is it from the file store?)");
@@ -423,6 +432,23 @@ tpm_generate (SoterKeystoreBackend *backend, GError **error)
   return key;
 }
 
+/* Makes the device key in the TPM (op->key) from the owner seed and its
+ * template: the same key each time. Its public part goes to @out_pub. */
+static gboolean
+create_attk (SoterKeystoreTpm *self, Op *op, TPM2B_PUBLIC **out_pub, GError **error)
+{
+  const TPM2B_PUBLIC template = attk_template (self);
+  const TPML_PCR_SELECTION no_pcrs = { 0 };
+  const TPM2B_SENSITIVE_CREATE no_auth = { 0 };
+  TSS2_RC rc;
+
+  session_encrypt (op, FALSE);
+  rc = Esys_CreatePrimary (self->esys, ESYS_TR_RH_OWNER, op->session, ESYS_TR_NONE, ESYS_TR_NONE,
+                           &no_auth, &template, NULL, &no_pcrs, &op->key, out_pub, NULL, NULL,
+                           NULL);
+  return rc == TSS2_RC_SUCCESS || tpm_error (error, rc, "Could not make the device key in the TPM");
+}
+
 /* Loads @tk into the TPM for @op, with the authorization it needs. */
 static gboolean
 load_key (SoterKeystoreTpm *self, Op *op, TpmKey *tk, GError **error)
@@ -440,18 +466,11 @@ load_key (SoterKeystoreTpm *self, Op *op, TpmKey *tk, GError **error)
     }
   else
     {
-      const TPM2B_PUBLIC template = attk_template (self);
-      const TPML_PCR_SELECTION no_pcrs = { 0 };
-      const TPM2B_SENSITIVE_CREATE no_auth = { 0 };
       TPM2B_PUBLIC *pub = NULL;
       gboolean same;
 
-      session_encrypt (op, FALSE);
-      rc = Esys_CreatePrimary (self->esys, ESYS_TR_RH_OWNER, op->session, ESYS_TR_NONE,
-                               ESYS_TR_NONE, &no_auth, &template, NULL, &no_pcrs, &op->key,
-                               &pub, NULL, NULL, NULL);
-      if (rc != TSS2_RC_SUCCESS)
-        return tpm_error (error, rc, "Could not make the device key in the TPM");
+      if (!create_attk (self, op, &pub, error))
+        return FALSE;
       same = pub->publicArea.unique.rsa.size == tk->pub.publicArea.unique.rsa.size &&
              memcmp (pub->publicArea.unique.rsa.buffer, tk->pub.publicArea.unique.rsa.buffer,
                      tk->pub.publicArea.unique.rsa.size) == 0;
@@ -544,36 +563,21 @@ tpm_device_key (SoterKeystoreBackend *backend, GError **error)
   g_autofree char *path = g_build_filename (self->dir, "device.pub", NULL);
   g_autofree char *text = NULL;
   gsize len = 0;
-  const TPM2B_PUBLIC template = attk_template (self);
-  const TPML_PCR_SELECTION no_pcrs = { 0 };
-  const TPM2B_SENSITIVE_CREATE no_auth = { 0 };
   g_auto(Op) op = { NULL };
   TPM2B_PUBLIC *pub = NULL;
   SoterKey *key;
-  TSS2_RC rc;
 
   if (g_file_get_contents (path, &text, &len, NULL))
     {
-      g_autofree guint8 *bytes = find_line (text, len, PUBLIC_TAG, &len);
       TPM2B_PUBLIC cached = { 0 };
-      size_t off = 0;
 
-      if (bytes != NULL &&
-          Tss2_MU_TPM2B_PUBLIC_Unmarshal (bytes, len, &off, &cached) == TSS2_RC_SUCCESS)
+      if (parse_public_line (text, len, &cached))
         return key_new (&cached, NULL, error);
       g_warning ("%s is corrupt; asking the TPM again", path);
     }
 
-  if (!op_begin (self, &op, error))
+  if (!op_begin (self, &op, error) || !create_attk (self, &op, &pub, error))
     return NULL;
-  session_encrypt (&op, FALSE);
-  rc = Esys_CreatePrimary (self->esys, ESYS_TR_RH_OWNER, op.session, ESYS_TR_NONE, ESYS_TR_NONE,
-                           &no_auth, &template, NULL, &no_pcrs, &op.key, &pub, NULL, NULL, NULL);
-  if (rc != TSS2_RC_SUCCESS)
-    {
-      tpm_error (error, rc, "Could not make the device key in the TPM");
-      return NULL;
-    }
   key = key_new (pub, NULL, error);
   if (key != NULL && !save_device_public (self, pub, error))
     g_clear_pointer (&key, soter_key_free);
@@ -664,7 +668,7 @@ open_counter (SoterKeystoreTpm *self, GError **error)
   TPMS_CAPABILITY_DATA *handles = NULL;
   TPM2B_NV_PUBLIC *pub = NULL;
   TPM2B_NAME *name = NULL;
-  gboolean defined;
+  gboolean defined, written, ours;
   TSS2_RC rc;
 
   if (!op_begin (self, &op, error))
@@ -699,41 +703,40 @@ open_counter (SoterKeystoreTpm *self, GError **error)
       g_message ("Defined the TPM counter index 0x%08x", self->nv_index);
     }
 
+  rc = Esys_TR_SetAuth (self->esys, self->nv, &self->auth);
+  if (rc != TSS2_RC_SUCCESS)
+    return tpm_error (error, rc, "Could not use the TPM's counter index");
   rc = Esys_NV_ReadPublic (self->esys, self->nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
-                           NULL);
+                           &name);
   if (rc != TSS2_RC_SUCCESS)
     return tpm_error (error, rc, "Could not look up the TPM's counter index");
-  if ((pub->nvPublic.attributes & ~TPMA_NV_WRITTEN) != attributes ||
-      pub->nvPublic.dataSize != 8 || pub->nvPublic.nameAlg != TPM2_ALG_SHA256)
+  written = (pub->nvPublic.attributes & TPMA_NV_WRITTEN) != 0;
+  ours = (pub->nvPublic.attributes & ~TPMA_NV_WRITTEN) == attributes &&
+         pub->nvPublic.dataSize == 8 && pub->nvPublic.nameAlg == TPM2_ALG_SHA256;
+  Esys_Free (pub);
+  if (!ours)
     {
-      Esys_Free (pub);
+      Esys_Free (name);
       g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
                    "TPM NV index 0x%08x is not soterd's counter; set TpmCounterIndex to a "
                    "free index", self->nv_index);
       return FALSE;
     }
-  /* A counter that was never incremented cannot be read (nor is its
-   * Name final): give it its first value. */
-  if (!(pub->nvPublic.attributes & TPMA_NV_WRITTEN))
+  /* A counter that was never incremented cannot be read, nor is its Name
+   * final: give it its first value, and read the Name again. */
+  if (!written)
     {
-      Esys_TR_SetAuth (self->esys, self->nv, &self->auth);
+      g_clear_pointer (&name, Esys_Free);
       if (!increment_counter (self, &op, error))
-        {
-          Esys_Free (pub);
-          return FALSE;
-        }
+        return FALSE;
+      rc = Esys_NV_ReadPublic (self->esys, self->nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                               NULL, &name);
+      if (rc != TSS2_RC_SUCCESS)
+        return tpm_error (error, rc, "Could not look up the TPM's counter index");
     }
-  Esys_Free (pub);
-  rc = Esys_NV_ReadPublic (self->esys, self->nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-                           &name);
-  if (rc != TSS2_RC_SUCCESS)
-    return tpm_error (error, rc, "Could not look up the TPM's counter index");
   compute_attk_policy (self, name);
   Esys_Free (name);
 
-  rc = Esys_TR_SetAuth (self->esys, self->nv, &self->auth);
-  if (rc != TSS2_RC_SUCCESS)
-    return tpm_error (error, rc, "Could not use the TPM's counter index");
   if (!read_counter (self, &op, error))
     {
       /* Most likely a state directory made anew (a reinstall) beside the
