@@ -12,19 +12,5 @@ meson compile -C build bench/bench-keystore >/dev/null
 
 tpm=$(mktemp -d)
 trap 'kill "$(cat "$tpm/pid")" 2>/dev/null; rm -rf "$tpm"' EXIT
-# Two consecutive free ports: swtpm's TCTI uses P for the TPM, P + 1 for control.
-port=$(/usr/bin/python3 -c '
-import socket
-for _ in range(50):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()')
-swtpm socket --tpm2 --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
-  --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" \
-  --flags startup-clear,not-need-init --tpmstate "dir=$tpm" --pid "file=$tpm/pid" --daemon
-build/bench/bench-keystore "$N" "swtpm:host=127.0.0.1,port=$port"
+tcti=$(/usr/bin/python3 tests/swtpm.py "$tpm")
+build/bench/bench-keystore "$N" "$tcti"

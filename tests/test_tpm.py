@@ -4,12 +4,10 @@ per test: what a relying party, an administrator and an attacker holding the
 state directory would each check."""
 
 import base64
-import glob
 import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,30 +16,14 @@ import unittest
 from gi.repository import GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
+import swtpm  # noqa: E402
 import taprunner  # noqa: E402
 import test_reliability  # noqa: E402
 from soterd_testlib import SoterdTestCase  # noqa: E402
 
-SWTPM = shutil.which('swtpm')
 TPM2_NVREAD = shutil.which('tpm2_nvread')
 NV_INDEX = '0x01534f54'  # soterd's default TpmCounterIndex
 OK_MSG = 'startSoterAuthentication:ok'
-
-
-def free_port_pair():
-    """Two consecutive free TCP ports on loopback: swtpm's TCTI talks to the
-    TPM on P and to its control channel on P + 1."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(('127.0.0.1', 0))
-            port = a.getsockname()[1]
-            with socket.socket() as b:
-                try:
-                    b.bind(('127.0.0.1', port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError('no two consecutive free ports')
 
 
 class TpmTestCase(SoterdTestCase):
@@ -49,7 +31,7 @@ class TpmTestCase(SoterdTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if SWTPM is None or TPM2_NVREAD is None:
+        if swtpm.SWTPM is None or TPM2_NVREAD is None:
             raise unittest.SkipTest('swtpm or tpm2-tools is not installed (Debian packages '
                                     'swtpm, swtpm-tools, tpm2-tools: scripts/install-deps.sh '
                                     'installs them)')
@@ -57,18 +39,7 @@ class TpmTestCase(SoterdTestCase):
 
     def setUp(self):
         self.tpm_state = tempfile.mkdtemp(prefix='soterd-swtpm-')
-        port = free_port_pair()
-        self.tcti = f'swtpm:host=127.0.0.1,port={port}'
-        pidfile = os.path.join(self.tpm_state, 'pid')
-        # --daemon returns once swtpm listens.
-        subprocess.run([SWTPM, 'socket', '--tpm2',
-                        '--server', f'type=tcp,port={port},bindaddr=127.0.0.1',
-                        '--ctrl', f'type=tcp,port={port + 1},bindaddr=127.0.0.1',
-                        '--flags', 'startup-clear,not-need-init',
-                        '--tpmstate', f'dir={self.tpm_state}',
-                        '--pid', f'file={pidfile}', '--daemon'], check=True)
-        with open(pidfile) as f:
-            self.swtpm_pid = int(f.read())
+        self.swtpm_pid, self.tcti = swtpm.start(self.tpm_state)
         self.config = dict(SoterdTestCase.config, KeyStore=self.key_store, TpmTcti=self.tcti)
         super().setUp()
 
@@ -104,10 +75,6 @@ class TpmTestCase(SoterdTestCase):
         mode, result, sig, code, msg = self.authenticate(challenge)
         self.assertEqual((code, msg), (0, OK_MSG))
         return result, sig
-
-    def state_files(self):
-        return sorted(p for p in glob.glob(os.path.join(self.state, '**'), recursive=True)
-                      if os.path.isfile(p))
 
 
 class TestTpmKeyStore(TpmTestCase):
@@ -146,11 +113,10 @@ class TestTpmKeyStore(TpmTestCase):
 
         self.assertFalse(os.path.exists(os.path.join(self.state, 'keys')),
                          'the file store was used')
-        files = self.state_files()
-        self.assertIn(os.path.join(self.state, 'tpm', 'apps', str(os.getuid()), 'ask.key'), files)
-        for path in files:
-            with open(path, 'rb') as f:
-                data = f.read()
+        files = test_reliability.state_files(self.state)
+        self.assertIn(os.path.join('tpm', 'apps', str(os.getuid()), 'ask.key'), files)
+        for name, data in files.items():
+            path = os.path.join(self.state, name)
             self.assertNotIn(b'PRIVATE KEY', data, path)
             # Nothing OpenSSL can read as a private key, PEM or DER.
             for form in ('PEM', 'DER'):
@@ -210,7 +176,7 @@ class TestTpmKeyStore(TpmTestCase):
         good = self.auth_value()
         with open(auth, 'wb') as f:
             f.write(bytes(b ^ 0xff for b in good))
-        contents = {p: open(p, 'rb').read() for p in self.state_files()}
+        contents = test_reliability.state_files(self.state)
 
         self.start_daemon()
         self.agent.register()
@@ -221,7 +187,7 @@ class TestTpmKeyStore(TpmTestCase):
             self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
         self.assertIn("the TPM refused soterd's auth value", self.daemon_log())
         self.stop_daemon()
-        self.assertEqual({p: open(p, 'rb').read() for p in self.state_files()}, contents)
+        self.assertEqual(test_reliability.state_files(self.state), contents)
 
         with open(auth, 'wb') as f:
             f.write(good)
