@@ -17,6 +17,7 @@ PACKAGES="
   python3 python3-gi python3-dbus python3-dbusmock python3-cryptography
   clang libclang-rt-14-dev valgrind
   libtss2-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
+  umockdev gir1.2-umockdev-1.0
 "
 
 missing=""
