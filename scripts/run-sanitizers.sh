@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs every test against an AddressSanitizer+UBSan build (build-asan/), then
-# the integration suite with soterd under valgrind memcheck. Slower than
-# scripts/run-tests.sh (valgrind makes RSA key generation slow): run it when
-# touching memory handling.
+# every test again under valgrind memcheck (the 'sanitizers' suite of the
+# plain build, which scripts/run-tests.sh also runs): for when memory
+# handling changes and only these two are wanted.
 #
 # G_SLICE=always-malloc makes GLib allocate with malloc, so that leaked GLib
 # objects are visible to LeakSanitizer and valgrind.
@@ -27,19 +27,8 @@ echo "AddressSanitizer+UBSan:"
 
 [ -f build/build.ninja ] || meson setup build >/dev/null
 meson compile -C build
-echo "valgrind memcheck (integration suite and the TPM store: soterd; libsoter's C API: test-client):"
-SOTERD=build/daemon/soterd SOTER_TEST_DEADLINE=600 \
-  SOTERD_WRAPPER="valgrind -q --num-callers=30 --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
-  /usr/bin/python3 tests/test_soterd.py > build/valgrind-tests.tap 2>&1 || rc=1
-# The TPM key store against swtpm (its crash test is left out: 60 starts
-# under memcheck add little to what the other cases cover).
-SOTERD=build/daemon/soterd SOTER_TEST_DEADLINE=600 \
-  SOTERD_WRAPPER="valgrind -q --num-callers=30 --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
-  /usr/bin/python3 tests/test_tpm.py TestTpmKeyStore TestAutoKeyStore >> build/valgrind-tests.tap 2>&1 || rc=1
-SOTERD=build/daemon/soterd SOTER_TEST_CLIENT=build/tests/test-client SOTER_TEST_DEADLINE=600 \
-  GI_TYPELIB_PATH=build/client-lib LD_LIBRARY_PATH=build/client-lib \
-  SOTER_CLIENT_WRAPPER="valgrind -q --num-callers=30 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=99" \
-  /usr/bin/python3 tests/test_libsoter.py TestCApi >> build/valgrind-tests.tap 2>&1 || rc=1
-grep -E '^not ok' build/valgrind-tests.tap || true
-echo "$(grep -c '^ok' build/valgrind-tests.tap) passed, $(grep -c '^not ok' build/valgrind-tests.tap) failed"
+echo "valgrind memcheck (every test, suite 'sanitizers'):"
+meson test -C build --print-errorlogs --suite sanitizers --num-processes $(($(nproc) * 2)) \
+  --logbase testlog-valgrind || rc=1
+/usr/bin/python3 scripts/summarize-tests.py build/meson-logs:testlog-valgrind || rc=1
 exit $rc

@@ -5,10 +5,11 @@
 # libsoter from C and PyGObject, soterctl in a pty), with libsoter's API
 # documentation built with fatal warnings; and, as root, the install test
 # (prefix /usr, as Debian installs: the installed files on a real bus with
-# the real polkitd); libsoter's C tests under valgrind; bounded fuzzing; and
-# the whole suite again against an AddressSanitizer+UBSan build. Ends with
-# the line 'N passed, N failed, N skipped' counting individual test cases
-# (a case run in both builds counts twice).
+# the real polkitd); every test again under valgrind memcheck (the install
+# test aside: it runs the installed files); bounded fuzzing; and the whole
+# suite again against an AddressSanitizer+UBSan build. Ends with the line
+# 'N passed, N failed, N skipped' counting individual test cases (a case
+# counts once per run it is in: plain, under valgrind, ASan).
 #
 #   scripts/run-tests.sh [MESON TEST ARGS…]     e.g. --suite unit
 # BUILD_DIR (default build) selects the build directory.
@@ -26,8 +27,17 @@ fi
 meson compile -C "$BUILD_DIR"
 
 rc=0
-meson test -C "$BUILD_DIR" --print-errorlogs "$@" || rc=$?
+meson test -C "$BUILD_DIR" --print-errorlogs --no-suite sanitizers "$@" || rc=$?
 logs="$BUILD_DIR/meson-logs"
+
+# Every test again under valgrind memcheck (the 'sanitizers' suite), unless
+# only some tests were asked. Its suites wait half the time (Python, D-Bus),
+# so twice as many run at once as there are cores.
+if [ $# -eq 0 ]; then
+  meson test -C "$BUILD_DIR" --no-rebuild --print-errorlogs --suite sanitizers \
+    --num-processes $(($(nproc) * 2)) --logbase testlog-valgrind || rc=1
+  logs="$logs $BUILD_DIR/meson-logs:testlog-valgrind"
+fi
 
 # Bounded libFuzzer runs (clang with -fsanitize=fuzzer,address) over the
 # verifier's parsing of untrusted input and over soterd's request checks and

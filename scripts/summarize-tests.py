@@ -11,14 +11,18 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
+# Arguments: meson log directories, each optionally with ':LOGBASE' when the
+# run used 'meson test --logbase LOGBASE' (default testlog).
 log_dirs = sys.argv[1:] or ['build/meson-logs']
 passed = failed = skipped = 0
 
 
-def count(logs):
+def count(arg):
     global passed, failed, skipped
+    logs, _, base = arg.partition(':')
+    base = base or 'testlog'
     failed_suites = set()
-    tree = ET.parse(os.path.join(logs, 'testlog.junit.xml'))
+    tree = ET.parse(os.path.join(logs, base + '.junit.xml'))
     for suite in tree.getroot().iter('testsuite'):
         cases = list(suite.iter('testcase'))
         for case in cases:
@@ -31,7 +35,7 @@ def count(logs):
             else:
                 passed += 1
 
-    with open(os.path.join(logs, 'testlog.json')) as f:
+    with open(os.path.join(logs, base + '.json')) as f:
         for line in f:
             t = json.loads(line)
             if t['result'] in ('OK', 'SKIP', 'EXPECTEDFAIL'):

@@ -33,6 +33,8 @@ XML = os.environ.get('SOTER_INTERFACE_XML',
                                   'io.github.soterd.Soter1.xml'))
 NODE_INFO = Gio.DBusNodeInfo.new_for_xml(open(XML).read())
 DEADLINE = int(os.environ.get('SOTER_TEST_DEADLINE', '30'))
+# Runs soterd's clients (test-client, soterctl) under a tool, e.g. valgrind.
+CLIENT_WRAPPER = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
 _KEY_TEMPLATE = None  # a state directory with keys, for runs under a wrapper
 
 

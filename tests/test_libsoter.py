@@ -11,7 +11,8 @@ import dbus
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import DEADLINE, SoterdTestCase, child_env, wait_until  # noqa: E402
+from soterd_testlib import (CLIENT_WRAPPER, DEADLINE, SoterdTestCase, child_env,  # noqa: E402
+                            wait_until)
 
 import gi  # noqa: E402
 gi.require_version('Soter', '1')
@@ -31,9 +32,7 @@ class TestCApi(SoterdTestCase):
     def run_case(self, path):
         env = child_env(SOTER_TEST_READER=self.socket, SOTER_TEST_TMP=self.tmp,
                         G_DEBUG='fatal-criticals')
-        # SOTER_CLIENT_WRAPPER runs test-client under a tool, e.g. valgrind.
-        wrapper = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
-        r = subprocess.run([*wrapper, TEST_CLIENT, '-p', path], env=env, capture_output=True,
+        r = subprocess.run([*CLIENT_WRAPPER, TEST_CLIENT, '-p', path], env=env, capture_output=True,
                            text=True, timeout=4 * DEADLINE)
         self.assertEqual(r.returncode, 0, f'{path} failed:\n{r.stdout}{r.stderr}')
         self.assertIn(f'ok 1 {path}', r.stdout.replace('# ', ''))

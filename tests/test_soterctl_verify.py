@@ -13,6 +13,8 @@ import taprunner  # noqa: E402
 
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
                                                    'tools', 'soterctl'))
+# Runs soterctl under a tool, e.g. valgrind.
+CLIENT_WRAPPER = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
 S = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'tencent-soter-samples')
 
 
@@ -21,7 +23,8 @@ def sample(name):
 
 
 def soterctl(*args, stdin=None):
-    return subprocess.run([SOTERCTL, 'verify', *args], input=stdin, capture_output=True)
+    return subprocess.run([*CLIENT_WRAPPER, SOTERCTL, 'verify', *args], input=stdin,
+                          capture_output=True)
 
 
 class TestSoterctlVerify(unittest.TestCase):
@@ -86,7 +89,7 @@ class TestSoterctlVerify(unittest.TestCase):
                      ['--bogus'], ['--auth-key-pem', sample('auth_key.pem'), '-', '-']):
             r = soterctl(*args, stdin=b'')
             self.assertEqual(r.returncode, 2, args)
-        r = subprocess.run([SOTERCTL, 'verify', '--help'], capture_output=True)
+        r = subprocess.run([*CLIENT_WRAPPER, SOTERCTL, 'verify', '--help'], capture_output=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn(b'Usage: soterctl verify', r.stdout)
 
