@@ -33,6 +33,9 @@ XML = os.environ.get('SOTER_INTERFACE_XML',
                                   'io.github.soterd.Soter1.xml'))
 NODE_INFO = Gio.DBusNodeInfo.new_for_xml(open(XML).read())
 DEADLINE = int(os.environ.get('SOTER_TEST_DEADLINE', '30'))
+# A RequestTimeout the tests wait out, yet long enough for the steps before
+# it (under valgrind a whole authentication takes a second or two).
+SHORT_TIMEOUT = 5 if os.environ.get('SOTERD_WRAPPER') else 1
 # Runs soterd's clients (test-client, soterctl) under a tool, e.g. valgrind.
 CLIENT_WRAPPER = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
 _KEY_TEMPLATE = None  # a state directory with keys, for runs under a wrapper

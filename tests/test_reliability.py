@@ -20,7 +20,7 @@ from gi.repository import Gio, GLib
 sys.path.insert(0, os.path.dirname(__file__))
 import mountns  # noqa: E402
 import taprunner  # noqa: E402
-from soterd_testlib import (AGENT_IFACE, NODE_INFO, Agent, Call,  # noqa: E402
+from soterd_testlib import (AGENT_IFACE, NODE_INFO, SHORT_TIMEOUT, Agent, Call,  # noqa: E402
                             SoterdTestCase, wait_until)
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -189,7 +189,7 @@ class TestFaults(SoterdTestCase):
         self.assert_fails(self.start_auth(), 90001, 'no fingerprint reader')
 
     def test_polkit_not_answering_ends_at_the_timeout(self):
-        self.restart_with_config(RequestTimeout=1)
+        self.restart_with_config(RequestTimeout=SHORT_TIMEOUT)
         self.enroll()
         os.kill(self.polkitd.pid, signal.SIGSTOP)
         try:
@@ -199,7 +199,7 @@ class TestFaults(SoterdTestCase):
         self.assertEqual(self.authenticate()[3], 0)
 
     def test_agent_not_answering_ends_at_the_timeout(self):
-        self.restart_with_config(RequestTimeout=1)
+        self.restart_with_config(RequestTimeout=SHORT_TIMEOUT)
         self.enroll()
         silent = Agent(self.connect(), '/test/silent')
         silent._on_call = lambda conn, sender, path, iface, method, params, inv: \

@@ -15,8 +15,8 @@ from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import (CLIENT_WRAPPER, Agent, Call, SoterdTestCase,  # noqa: E402
-                            wait_until)
+from soterd_testlib import (CLIENT_WRAPPER, SHORT_TIMEOUT, Agent, Call,  # noqa: E402
+                            SoterdTestCase, wait_until)
 
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
                                                    'tools', 'soterctl'))
@@ -279,7 +279,7 @@ class TestErrors(SoterdTestCase):
 
     def test_90007_request_timeout(self):
         self.enroll()
-        self.restart_with_config(RequestTimeout=1)
+        self.restart_with_config(RequestTimeout=SHORT_TIMEOUT)
         call = self.start_auth()
         self.agent.wait_shown()
         self.assert_fails(call, 90007, 'timed out')
