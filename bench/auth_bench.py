@@ -25,6 +25,9 @@ In the same run it also measures:
 
     bench/auth_bench.py [N]        (default 1000 authentications each)
 
+SOTER_BENCH_LOG=FILE appends soterd's messages to FILE; with
+G_MESSAGES_DEBUG=soterd they include each request's steps and their times.
+
 Needs fprintd (apt-get install fprintd); run as root or with a private bus
 the user may own names on.
 """
@@ -91,6 +94,24 @@ def rss_kib(pid):
         return int(next(line for line in f if line.startswith('VmRSS:')).split()[1])
 
 
+def memory_kib(pid):
+    """What RSS is made of: Private_Dirty (the daemon's own heap, stacks and
+    written data), and the RSS of each shared library mapping, summed by
+    file name (clean file pages, shared with every process mapping them)."""
+    with open(f'/proc/{pid}/smaps_rollup') as f:
+        rollup = {line.split(':')[0]: int(line.split()[1]) for line in f if line.endswith('kB\n')}
+    libs = {}
+    name = None
+    with open(f'/proc/{pid}/smaps') as f:
+        for line in f:
+            fields = line.split()
+            if '-' in fields[0] and len(fields) >= 5 and not fields[0].endswith(':'):
+                name = os.path.basename(fields[5]) if len(fields) > 5 else None
+            elif fields[0] == 'Rss:' and name and '.so' in name:
+                libs[name] = libs.get(name, 0) + int(fields[1])
+    return rollup, libs
+
+
 def median_ms(fn, times):
     samples = []
     for _ in range(times):
@@ -112,8 +133,14 @@ def main():
         with open(conf, 'w') as f:
             f.write('[soterd]\nIdleTimeout=3600\nKeyStore=file\n')
         os.makedirs(os.path.join(tmp, 'services'))
+        exec_line = f'{SOTERD} --config {conf}'
+        if os.environ.get('SOTER_BENCH_LOG'):
+            # soterd's messages to a file (with G_MESSAGES_DEBUG=soterd, each
+            # request's steps and their times).
+            exec_line = (f"/bin/sh -c 'exec {exec_line} "
+                         f">>{os.environ['SOTER_BENCH_LOG']} 2>&1'")
         with open(os.path.join(tmp, 'services', SOTER + '.service'), 'w') as f:
-            f.write(f'[D-BUS Service]\nName={SOTER}\nExec={SOTERD} --config {conf}\n')
+            f.write(f'[D-BUS Service]\nName={SOTER}\nExec={exec_line}\n')
         with open(os.path.join(tmp, 'bus.conf'), 'w') as f:
             f.write(BUS_CONFIG.format(tmp=tmp))
         bus = subprocess.Popen(['dbus-daemon', '--nofork', '--print-address',
@@ -181,6 +208,7 @@ def main():
             fprintd_ms.append((time.perf_counter() - t0) * 1000)
             assert result == 'verify-match', result
         fprintd_rss_after = rss_kib(fprintd_pid)
+        fprintd_mem, fprintd_libs = memory_kib(fprintd_pid)
 
         # ---- soterd --------------------------------------------------------
         def ping():
@@ -242,6 +270,7 @@ def main():
             assert code == 0, msg
 
         soterd_rss_after = rss_kib(soterd_pid())
+        soterd_mem, soterd_libs = memory_kib(soterd_pid())
 
         # ---- the floor, in the same run ----------------------------------------
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -316,9 +345,23 @@ def main():
         print(f'| RSS idle, KiB | {soterd_rss_idle} | {fprintd_rss_idle} | soterd below |')
         print(f'| RSS after {n} authentications, KiB | {soterd_rss_after} | {fprintd_rss_after} '
               f'| soterd below |')
+        print(f'| after: Private_Dirty (own heap, stacks, data), KiB | '
+              f'{soterd_mem["Private_Dirty"]} | {fprintd_mem["Private_Dirty"]} | |')
+        print(f'| after: PSS (shared pages divided among their users), KiB | '
+              f'{soterd_mem["Pss"]} | {fprintd_mem["Pss"]} | |')
+        print(f'| after: RSS of shared libraries only one of them maps, KiB | '
+              f'{sum(v for k, v in soterd_libs.items() if k not in fprintd_libs)} | '
+              f'{sum(v for k, v in fprintd_libs.items() if k not in soterd_libs)} | |')
         print(f'| start-up by D-Bus activation to the first answer, median of 10, ms | '
               f'{start_ms:.1f} | | ≤ 50 |')
         print(f'| first start ever (makes the device key), ms | {first_start_ms:.1f} | | |')
+        print()
+        print('shared libraries only soterd maps, RSS KiB: ' + ', '.join(
+            f'{k} {v}' for k, v in sorted(soterd_libs.items(), key=lambda kv: -kv[1])
+            if k not in fprintd_libs))
+        print('shared libraries only fprintd maps, RSS KiB: ' + ', '.join(
+            f'{k} {v}' for k, v in sorted(fprintd_libs.items(), key=lambda kv: -kv[1])
+            if k not in soterd_libs))
         stop_soterd()
         return 0
     finally:
