@@ -39,6 +39,10 @@ SHORT_TIMEOUT = 5 if os.environ.get('SOTERD_WRAPPER') else 1
 # Runs soterd's clients (test-client, soterctl) under a tool, e.g. valgrind.
 CLIENT_WRAPPER = os.environ.get('SOTER_CLIENT_WRAPPER', '').split()
 _KEY_TEMPLATE = None  # a state directory with keys, for runs under a wrapper
+# dbusmock polls for soterd's object every 0.1 s, 600 times by default: as
+# long as DEADLINE, which runs under valgrind raise (a soterd that has to
+# make its device key there takes minutes).
+BUS_OBJECT_POLLS = max(600, DEADLINE * 10)
 
 
 def child_env(**extra):
@@ -213,7 +217,8 @@ class SoterdTestCase(dbusmock.DBusTestCase):
             daemon = subprocess.Popen([SOTERD, '--no-idle-exit', '--config', conf], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                cls.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)
+                cls.wait_for_bus_object(BUS_NAME, PATH, system_bus=True,
+                                        timeout=BUS_OBJECT_POLLS)
                 conn = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
                 Call(conn, 'GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)').wait()
             finally:
@@ -237,7 +242,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.daemon = subprocess.Popen([*wrapper, SOTERD, '--config', self.conf, *args],
                                        env=self.daemon_env(), stdout=self.log,
                                        stderr=subprocess.STDOUT)
-        self.wait_for_bus_object(BUS_NAME, PATH, system_bus=True)
+        self.wait_for_bus_object(BUS_NAME, PATH, system_bus=True, timeout=BUS_OBJECT_POLLS)
 
     def stop_daemon(self):
         if self.daemon is None:

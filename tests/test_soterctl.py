@@ -23,6 +23,7 @@ from soterd_testlib import CLIENT_WRAPPER, DEADLINE, SoterdTestCase  # noqa: E40
 
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
                                                    'tools', 'soterctl'))
+SOTERCTL_CMD = [*CLIENT_WRAPPER, SOTERCTL]  # under valgrind in the 'sanitizers' suite
 EXIT_CANCELLED = 18      # 10 + (90008 - 90000)
 EXIT_BAD_CHALLENGE = 14  # 90004
 EXIT_NOT_AUTHORIZED = 12 # 90002
@@ -41,8 +42,9 @@ class Terminal:
 
     def __init__(self, args, env):
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([*CLIENT_WRAPPER, SOTERCTL, *args], stdin=slave, stdout=slave, stderr=slave,
-                                     env=env, preexec_fn=_controlling_tty, close_fds=True)
+        self.proc = subprocess.Popen([*SOTERCTL_CMD, *args], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, preexec_fn=_controlling_tty,
+                                     close_fds=True)
         os.close(slave)
         self.seen = ''
 
@@ -90,8 +92,8 @@ class SoterctlTestCase(SoterdTestCase):
         return dict(os.environ, LC_ALL='C.UTF-8')
 
     def soterctl(self, *args):
-        return subprocess.run([*CLIENT_WRAPPER, SOTERCTL, *args], env=self.env(), capture_output=True, text=True,
-                              timeout=DEADLINE)
+        return subprocess.run([*SOTERCTL_CMD, *args], env=self.env(), capture_output=True,
+                              text=True, timeout=DEADLINE)
 
     def terminal(self, *args):
         return Terminal(args, self.env())
@@ -169,8 +171,9 @@ class TestTerminal(SoterctlTestCase):
 class TestScripts(SoterctlTestCase):
     def test_json_output_has_taros_names(self):
         self.enroll_in_terminal()
-        proc = subprocess.Popen([*CLIENT_WRAPPER, SOTERCTL, 'auth', '--json', '--challenge', 'j'], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([*SOTERCTL_CMD, 'auth', '--json', '--challenge', 'j'],
+                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
         self.assertIn('SOTER authentication for', proc.stderr.readline())
         self.reader('SCAN finger-1')
         stdout, stderr = proc.communicate(timeout=DEADLINE)
@@ -192,7 +195,7 @@ class TestScripts(SoterctlTestCase):
     def test_the_sessions_agent_is_preferred_to_soterctls(self):
         self.enroll_in_terminal()
         self.agent.register()
-        proc = subprocess.Popen([*CLIENT_WRAPPER, SOTERCTL, 'auth', '--challenge', 's'], env=self.env(),
+        proc = subprocess.Popen([*SOTERCTL_CMD, 'auth', '--challenge', 's'], env=self.env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.agent.wait_shown()
         self.reader('SCAN finger-1')
@@ -244,7 +247,7 @@ class TestScripts(SoterctlTestCase):
     def test_no_soterd_is_one_clear_line(self):
         self.stop_daemon()
         env = dict(self.env(), DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + os.path.join(self.tmp, 'none'))
-        r = subprocess.run([*CLIENT_WRAPPER, SOTERCTL, 'list'], env=env, capture_output=True, text=True,
+        r = subprocess.run([*SOTERCTL_CMD, 'list'], env=env, capture_output=True, text=True,
                            timeout=DEADLINE)
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.startswith('soterctl list: cannot reach soterd: '), r.stderr)

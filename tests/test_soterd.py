@@ -20,6 +20,7 @@ from soterd_testlib import (CLIENT_WRAPPER, SHORT_TIMEOUT, Agent, Call,  # noqa:
 
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(os.path.dirname(__file__), '..', 'build',
                                                    'tools', 'soterctl'))
+SOTERCTL_CMD = [*CLIENT_WRAPPER, SOTERCTL]  # under valgrind in the 'sanitizers' suite
 
 OK_MSG = 'startSoterAuthentication:ok'
 FAIL = 'startSoterAuthentication:fail '
@@ -69,7 +70,7 @@ class TestAuthentication(SoterdTestCase):
         state = os.path.join(self.tmp, 'server-state')
 
         def soterctl(challenge):
-            return subprocess.run([*CLIENT_WRAPPER, SOTERCTL, 'verify', '--device-key', f['device.pem'],
+            return subprocess.run([*SOTERCTL_CMD, 'verify', '--device-key', f['device.pem'],
                                    '--app-key', f['ask.json'], f['ask.sig'],
                                    '--auth-key', f['auth.json'], f['auth.sig'],
                                    '--challenge', challenge, '--state', state,
