@@ -161,7 +161,8 @@ class TestHotplug(SoterdTestCase):
             self.call('Enroll', GLib.Variant('(s)', ('right-index-finger',)))
             wait_until(lambda: len(statuses) == n, 'the enrollment to end')
             self.assertEqual(statuses[-1], ('enroll-failed', True))
-        self.assertEqual(self.daemon_log().count('Enrollment for uid 0 ended: USB error'), 2)
+        ended = f'Enrollment for uid {os.getuid()} ended: USB error'
+        self.assertEqual(self.daemon_log().count(ended), 2)
         self.assertEqual(self.call('ListEnrolledFingers', reply_type='(as)'), ([],))
         self.pull()
         self.wait_modes([])
