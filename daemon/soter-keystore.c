@@ -146,25 +146,20 @@ save_key_file (SoterKeystore *self, const char *path, SoterKey *key, const char 
 {
   g_auto(SoterSecret) text = { NULL, 0 };
   g_auto(SoterSecret) file = { NULL, 0 };
-
-  const char *parts[] = { JSON_TAG, json, "\n", SIG_TAG, sig, "\n" };
-  char *p;
+  g_autofree char *trailer = NULL;
+  gsize trailer_len;
 
   if (!BACKEND_GET_CLASS (self)->serialize (self->backend, key, &text, error))
     return FALSE;
-  /* One buffer of the exact size, cleansed: the text may be a private key,
-   * and printf-style helpers leave copies behind in the heap as they grow. */
-  file.len = text.len;
-  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
-    file.len += strlen (parts[i]);
-  file.data = p = g_malloc (file.len);
-  memcpy (p, text.data, text.len);
-  p += text.len;
-  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
-    {
-      memcpy (p, parts[i], strlen (parts[i]));
-      p += strlen (parts[i]);
-    }
+  /* The trailer is public (key_json and its signature); the text may be a
+   * private key: it goes into one buffer of the exact size, cleansed, as
+   * printf-style helpers leave copies behind in the heap as they grow. */
+  trailer = g_strconcat (JSON_TAG, json, "\n", SIG_TAG, sig, "\n", NULL);
+  trailer_len = strlen (trailer);
+  file.len = text.len + trailer_len;
+  file.data = g_malloc (file.len);
+  memcpy (file.data, text.data, text.len);
+  memcpy (file.data + text.len, trailer, trailer_len);
   return soter_file_write_atomic (path, file.data, file.len, 0600, error);
 }
 
