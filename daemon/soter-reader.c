@@ -88,23 +88,41 @@ on_waiter_cancelled (GCancellable *cancellable, gpointer data)
     self->prune_id = g_idle_add (prune_cancelled, self);
 }
 
+static void on_closed (GObject *source, GAsyncResult *res, gpointer data);
+
 static void
 on_opened (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(GTask) task = data;
   SoterReader *self = g_task_get_source_object (task);
+  FpDevice *device = FP_DEVICE (source);
   g_autoptr(GError) error = NULL;
+  gboolean opened = fp_device_open_finish (device, res, &error);
 
-  if (!fp_device_open_finish (FP_DEVICE (source), res, &error))
+  if (opened && g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                         "Cancelled while the reader was being opened");
+  if (error != NULL)
     {
-      self->busy = FALSE;
-      g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_INTERNAL,
-                               "could not open the fingerprint reader: %s", error->message);
-      serve_next (self);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                                 "could not open the fingerprint reader: %s", error->message);
+      /* A cancelled open may have opened the device all the same (libfprint
+       * reports the cancellation of an open that has happened): nobody
+       * holds it, so it is closed before the next in line is served. */
+      if (fp_device_is_open (device))
+        fp_device_close (device, NULL, on_closed, g_object_ref (self));
+      else
+        {
+          self->busy = FALSE;
+          serve_next (self);
+        }
       return;
     }
-  g_set_object (&self->held, FP_DEVICE (source));
-  g_task_return_pointer (task, g_object_ref (source), g_object_unref);
+  g_set_object (&self->held, device);
+  g_task_return_pointer (task, g_object_ref (device), g_object_unref);
 }
 
 static void
@@ -160,6 +178,10 @@ soter_reader_claim_async (SoterReader        *self,
 
   ticket->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (ticket->task, soter_reader_claim_async);
+  /* A reader handed over must reach its claimer even if the claim is
+   * cancelled after: the claimer then releases it. Cancellations before
+   * that are returned explicitly (waiting, opening). */
+  g_task_set_check_cancellable (ticket->task, FALSE);
   if (cancellable != NULL)
     g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled), self, NULL);
   serve_next (self);
