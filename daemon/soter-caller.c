@@ -37,6 +37,12 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *exe_link = NULL;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* As is: the one who cancelled knows why (a timeout, a cancel call). */
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (reply == NULL)
     {
       g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_INTERNAL,

@@ -158,33 +158,18 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-on_authorized (GObject *source, GAsyncResult *res, gpointer data)
+on_admitted (GObject *source, GAsyncResult *res, gpointer data)
 {
   SoterEnroll *self = data;
   g_autoptr(GError) error = NULL;
 
-  if (!soter_bouncer_check_finish (res, &error))
-    {
-      finish (self, "enroll-failed", error);
-      return;
-    }
-  soter_job_claim_reader (&self->job, on_reader_claimed, self);
-}
-
-static void
-on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
-{
-  SoterEnroll *self = data;
-  g_autoptr(GError) error = NULL;
-
-  self->caller = soter_caller_lookup_finish (res, &error);
+  self->caller = soter_bouncer_admit_finish (res, &error);
   if (self->caller == NULL)
     {
       finish (self, "enroll-failed", error);
       return;
     }
-  soter_bouncer_check_async (self->job.sender, SOTER_ACTION_ENROLL, self->job.cancellable,
-                             on_authorized, self);
+  soter_job_claim_reader (&self->job, on_reader_claimed, self);
 }
 
 static void
@@ -232,7 +217,8 @@ soter_enroll_start (SoterEnroll *self)
       finish (self, "enroll-failed", error);
       return;
     }
-  soter_job_begin (&self->job, on_caller_vanished, on_timeout, on_caller_known, self);
+  soter_job_begin (&self->job, SOTER_ACTION_ENROLL, on_caller_vanished, on_timeout,
+                   on_admitted, self);
 }
 
 SoterEnroll *

@@ -1,7 +1,7 @@
 /* soter-job.c — the bookkeeping shared by requests and enrollments. */
 #include "soter-job.h"
 
-#include "soter-caller.h"
+#include "soter-bouncer.h"
 
 void
 soter_job_init (SoterJob *job, SoterContext *context, const char *sender)
@@ -13,9 +13,10 @@ soter_job_init (SoterJob *job, SoterContext *context, const char *sender)
 
 void
 soter_job_begin (SoterJob                *job,
+                 const char              *action_id,
                  GBusNameVanishedCallback on_caller_vanished,
                  GSourceFunc              on_timeout,
-                 GAsyncReadyCallback      on_caller_known,
+                 GAsyncReadyCallback      on_admitted,
                  gpointer                 user_data)
 {
   SoterContext *ctx = job->context;
@@ -25,8 +26,8 @@ soter_job_begin (SoterJob                *job,
                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                   NULL, on_caller_vanished, user_data, NULL);
   job->timeout_id = g_timeout_add_seconds (ctx->config.request_timeout, on_timeout, user_data);
-  soter_caller_lookup_async (ctx->connection, job->sender, job->cancellable,
-                             on_caller_known, user_data);
+  soter_bouncer_admit_async (ctx->connection, job->sender, action_id, job->cancellable,
+                             on_admitted, user_data);
 }
 
 void

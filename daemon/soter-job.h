@@ -23,11 +23,14 @@ void soter_job_init (SoterJob     *job,
 
 /* Takes a place in line for the reader (on arrival, so callers are served
  * in order of arrival), watches the caller, arms the request timeout and
- * starts looking the caller up on the bus. */
+ * starts the admission: the caller looked up on the bus and polkit asked
+ * for @action_id (soter_bouncer_admit_async(); @on_admitted finishes it
+ * with soter_bouncer_admit_finish()). */
 void soter_job_begin (SoterJob                *job,
+                      const char              *action_id,
                       GBusNameVanishedCallback on_caller_vanished,
                       GSourceFunc              on_timeout,
-                      GAsyncReadyCallback      on_caller_known,
+                      GAsyncReadyCallback      on_admitted,
                       gpointer                 user_data);
 
 /* Claims the reader with the job's ticket; on success job->device is set. */

@@ -41,7 +41,6 @@ typedef struct {
   SoterManager          *self;
   GDBusMethodInvocation *invocation;
   SoterCaller           *caller;
-  char                  *action;
   AuthorizedFunc         func;
   gpointer               data;
   GDestroyNotify         data_free;
@@ -55,7 +54,6 @@ authorization_free (Authorization *a)
   g_clear_pointer (&a->caller, soter_caller_free);
   if (a->data_free != NULL)
     a->data_free (a->data);
-  g_free (a->action);
   g_free (a);
 }
 
@@ -70,27 +68,13 @@ authorization_done (Authorization *a, const GError *error)
 }
 
 static void
-on_authorized (GObject *source, GAsyncResult *res, gpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  soter_bouncer_check_finish (res, &error);
-  authorization_done (data, error);
-}
-
-static void
-on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
+on_admitted (GObject *source, GAsyncResult *res, gpointer data)
 {
   Authorization *a = data;
   g_autoptr(GError) error = NULL;
 
-  a->caller = soter_caller_lookup_finish (res, &error);
-  if (a->caller == NULL || a->action == NULL)
-    {
-      authorization_done (a, error);
-      return;
-    }
-  soter_bouncer_check_async (a->caller->sender, a->action, NULL, on_authorized, a);
+  a->caller = soter_bouncer_admit_finish (res, &error);
+  authorization_done (a, error);
 }
 
 /* Identifies the caller, checks the method's polkit action (if it has one),
@@ -104,14 +88,14 @@ with_caller (SoterManager *self, GDBusMethodInvocation *invocation,
 
   a->self = g_object_ref (self);
   a->invocation = invocation; /* the handler's reference, consumed by the reply */
-  a->action = g_strdup (soter_bouncer_action_for_method (
-    g_dbus_method_invocation_get_method_name (invocation)));
   a->func = func;
   a->data = data;
   a->data_free = data_free;
-  soter_caller_lookup_async (self->context->connection,
+  soter_bouncer_admit_async (self->context->connection,
                              g_dbus_method_invocation_get_sender (invocation),
-                             NULL, on_caller_known, a);
+                             soter_bouncer_action_for_method (
+                               g_dbus_method_invocation_get_method_name (invocation)),
+                             NULL, on_admitted, a);
 }
 
 static gboolean

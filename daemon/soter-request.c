@@ -1,10 +1,10 @@
 /* soter-request.c — one authentication, from call to reply.
  *
  * The steps, each one asynchronous and each one cancellable:
- *   check the arguments → who is calling (bus) → polkit → lock-out, prints,
- *   prompt agent → wait for the reader → ShowPrompt → verify (again after a
- *   retry or a miss, up to MaxAttempts) → counter, resultJSON, signature →
- *   reply, ClosePrompt, release the reader.
+ *   check the arguments → who is calling (bus) and polkit, asked together →
+ *   lock-out, prints, prompt agent → wait for the reader → ShowPrompt →
+ *   verify (again after a retry or a miss, up to MaxAttempts) → counter,
+ *   resultJSON, signature → reply, ClosePrompt, release the reader.
  * Every way out goes through finish(), which replies exactly once.
  * A cancel (app, agent, caller gone, timeout, shutdown) sets the outcome and
  * cancels the GCancellable; the step in flight then ends and calls finish().
@@ -442,22 +442,24 @@ on_reader_claimed (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-on_authorized (GObject *source, GAsyncResult *res, gpointer data)
+on_admitted (GObject *source, GAsyncResult *res, gpointer data)
 {
   SoterRequest *self = data;
   SoterContext *ctx = self->context;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) fingers = NULL;
 
-  if (!soter_bouncer_check_finish (res, &error))
+  self->caller = soter_bouncer_admit_finish (res, &error);
+  if (self->caller == NULL)
     {
       finish_error (self, error);
       return;
     }
-  STEP (self, "authorized");
+  STEP (self, "caller known and authorized");
   if (finish_if_cancelled (self))
     return;
 
+  self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
   fingers = soter_prints_list (ctx->prints, self->caller->uid);
   if (fingers[0] == NULL)
     {
@@ -470,24 +472,6 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
     return;
 
   soter_job_claim_reader (&self->job, on_reader_claimed, self);
-}
-
-static void
-on_caller_known (GObject *source, GAsyncResult *res, gpointer data)
-{
-  SoterRequest *self = data;
-  g_autoptr(GError) error = NULL;
-
-  self->caller = soter_caller_lookup_finish (res, &error);
-  if (self->caller == NULL)
-    {
-      finish_error (self, error);
-      return;
-    }
-  STEP (self, "caller known");
-  self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
-  soter_bouncer_check_async (self->job.sender, SOTER_ACTION_AUTHENTICATE, self->job.cancellable,
-                             on_authorized, self);
 }
 
 void
@@ -521,7 +505,8 @@ soter_request_start (SoterRequest *self)
 
   /* From here on the request holds a place in line for the reader; it
    * claims the reader only once polkit has said yes. */
-  soter_job_begin (&self->job, on_caller_vanished, on_timeout, on_caller_known, self);
+  soter_job_begin (&self->job, SOTER_ACTION_AUTHENTICATE, on_caller_vanished, on_timeout,
+                   on_admitted, self);
 }
 
 SoterRequest *

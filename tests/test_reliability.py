@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 
+import dbus
 from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mountns  # noqa: E402
 import taprunner  # noqa: E402
-from soterd_testlib import (AGENT_IFACE, NODE_INFO, SHORT_TIMEOUT, Agent, Call,  # noqa: E402
-                            SoterdTestCase, wait_until)
+from soterd_testlib import (ACTIONS, AGENT_IFACE, NODE_INFO, SHORT_TIMEOUT, Agent,  # noqa: E402
+                            Call, SoterdTestCase, wait_until)
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
@@ -187,6 +188,21 @@ class TestFaults(SoterdTestCase):
         self.assertEqual(self.get_property('SupportedModes'), [])
         self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'), ([],))
         self.assert_fails(self.start_auth(), 90001, 'no fingerprint reader')
+
+    def test_polkit_restarted_is_asked_again(self):
+        self.enroll()
+        self.assertEqual(self.authenticate()[3], 0)
+        # soterd keeps its handle on polkit between requests: a new polkitd
+        # must be the one asked, and what it says must hold.
+        self.polkitd.terminate()
+        self.polkitd.wait()
+        cls = type(self)
+        cls.polkitd, cls.polkitd_obj = cls.spawn_server_template('polkitd', {},
+                                                                 stdout=subprocess.DEVNULL)
+        self.polkitd_obj.SetAllowed(dbus.Array([], signature='s'))
+        self.assert_fails(self.start_auth(), 90002, 'authorize')
+        self.polkitd_obj.SetAllowed(dbus.Array(ACTIONS, signature='s'))
+        self.assertEqual(self.authenticate()[3], 0)
 
     def test_polkit_not_answering_ends_at_the_timeout(self):
         self.restart_with_config(RequestTimeout=SHORT_TIMEOUT)
