@@ -207,6 +207,10 @@ main (int argc, char **argv)
 
   g_bus_unown_name (owner_id);
   g_dbus_connection_flush_sync (d.context.connection, NULL, NULL);
+  /* Key work still running in a thread (an auth key being made for a
+   * request that has ended) must not meet OpenSSL's clean-up at exit. */
+  while (d.context.keystore != NULL && soter_keystore_is_busy (d.context.keystore))
+    g_main_context_iteration (NULL, TRUE);
   g_clear_object (&d.manager);
   g_clear_object (&d.context.agents);
   g_clear_object (&d.context.reader);

@@ -46,6 +46,7 @@ struct _SoterKeystore
   char    *device_pub_pem;
   char    *cpu_id;
   GRecMutex lock;
+  guint    jobs;      /* in a worker thread, until their callback has run */
 };
 
 G_DEFINE_TYPE (SoterKeystore, soter_keystore, G_TYPE_OBJECT)
@@ -314,6 +315,7 @@ typedef struct {
   SoterResultFields fields;   /* raw, fid, fp_n, fp_v owned by the job */
   char             *json;     /* results */
   char             *signature;
+  SoterAuthKey     *auth_key;
 } Job;
 
 static void
@@ -327,6 +329,7 @@ job_free (Job *job)
   g_free ((char *) job->fields.fp_v);
   g_free (job->json);
   g_free (job->signature);
+  g_clear_pointer (&job->auth_key, soter_auth_key_unref);
   g_free (job);
 }
 
@@ -349,6 +352,30 @@ static void
 release_thread_state (void)
 {
   OPENSSL_thread_stop ();
+}
+
+static void
+on_job_completed (GObject *task, GParamSpec *pspec, gpointer data)
+{
+  SoterKeystore *self = SOTER_KEYSTORE (g_task_get_source_object (G_TASK (task)));
+
+  self->jobs--;
+}
+
+/* Runs @func in a worker thread, counted until the task's callback has run
+ * (GTask notifies "completed" right after it, in the caller's context). */
+static void
+run_job (SoterKeystore *self, GTask *task, GTaskThreadFunc func)
+{
+  self->jobs++;
+  g_signal_connect (task, "notify::completed", G_CALLBACK (on_job_completed), NULL);
+  g_task_run_in_thread (task, func);
+}
+
+gboolean
+soter_keystore_is_busy (SoterKeystore *self)
+{
+  return self->jobs > 0;
 }
 
 static void
@@ -384,7 +411,7 @@ soter_keystore_get_key_async (SoterKeystore *self, const char *app, guint32 uid,
   job->uid = uid;
   job->scene = g_strdup (scene);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
-  g_task_run_in_thread (task, get_key_thread);
+  run_job (self, task, get_key_thread);
 }
 
 gboolean
@@ -394,6 +421,77 @@ soter_keystore_get_key_finish (SoterKeystore *self, GAsyncResult *result, char *
   return job_finish (result, out_key_json, out_signature, error);
 }
 
+/* ---- an authentication's key work ---------------------------------- */
+
+struct _SoterAuthKey {
+  SoterKey *key;
+};
+
+static void
+auth_key_clear (gpointer data)
+{
+  g_clear_pointer (&((SoterAuthKey *) data)->key, soter_key_free);
+}
+
+SoterAuthKey *
+soter_auth_key_ref (SoterAuthKey *key)
+{
+  return g_atomic_rc_box_acquire (key);
+}
+
+void
+soter_auth_key_unref (SoterAuthKey *key)
+{
+  g_atomic_rc_box_release_full (key, auth_key_clear);
+}
+
+static void
+load_auth_key_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SoterKeystore *self = source;
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  Job *job = data;
+  GError *error = NULL;
+  g_autofree char *key_json = NULL;
+  g_autofree char *key_sig = NULL;
+  SoterKey *key;
+
+  /* Made here if the app has none yet: that takes a counter value, before
+   * the one the result will take. */
+  key = load_auth_key (self, job->app, job->uid, SOTER_DEFAULT_SCENE, &key_json, &key_sig,
+                       &error);
+  if (key == NULL)
+    g_task_return_error (task, error);
+  else
+    {
+      SoterAuthKey *auth = g_atomic_rc_box_new0 (SoterAuthKey);
+
+      auth->key = key;
+      g_task_return_pointer (task, auth, (GDestroyNotify) soter_auth_key_unref);
+    }
+  release_thread_state ();
+}
+
+void
+soter_keystore_load_auth_key_async (SoterKeystore *self, const char *app, guint32 uid,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Job *job = g_new0 (Job, 1);
+
+  job->app = g_strdup (app);
+  job->uid = uid;
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  run_job (self, task, load_auth_key_thread);
+}
+
+SoterAuthKey *
+soter_keystore_load_auth_key_finish (SoterKeystore *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
@@ -401,9 +499,6 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   Job *job = data;
   GError *error = NULL;
-  g_autoptr(SoterKey) key = NULL;
-  g_autofree char *key_json = NULL;
-  g_autofree char *key_sig = NULL;
 
   /* What the key store itself says: fixed once the store is open. */
   job->fields.tee_n = soter_keystore_get_tee_name (self);
@@ -412,14 +507,10 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
 
   if (BACKEND_GET_CLASS (self)->hold != NULL)
     BACKEND_GET_CLASS (self)->hold (self->backend);
-  /* The auth key first, loaded once: making it takes a counter value, and
-   * the result's counter must come after it. */
-  key = load_auth_key (self, job->app, job->fields.uid, SOTER_DEFAULT_SCENE, &key_json,
-                       &key_sig, &error);
-  if (key != NULL && soter_keystore_next_counter (self, &job->fields.counter, &error))
+  if (soter_keystore_next_counter (self, &job->fields.counter, &error))
     {
       job->json = soter_result_json_build (&job->fields);
-      job->signature = sign (self, key, job->json, strlen (job->json), &error);
+      job->signature = sign (self, job->auth_key->key, job->json, strlen (job->json), &error);
     }
   if (BACKEND_GET_CLASS (self)->release != NULL)
     BACKEND_GET_CLASS (self)->release (self->backend);
@@ -431,21 +522,21 @@ sign_result_thread (GTask *task, gpointer source, gpointer data, GCancellable *c
 }
 
 void
-soter_keystore_sign_result_async (SoterKeystore *self, const char *app,
+soter_keystore_sign_result_async (SoterKeystore *self, SoterAuthKey *key,
                                   const SoterResultFields *fields,
                                   GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
   Job *job = g_new0 (Job, 1);
 
-  job->app = g_strdup (app);
+  job->auth_key = soter_auth_key_ref (key);
   job->fields = *fields;
   job->fields.raw = g_strdup (fields->raw);
   job->fields.fid = g_strdup (fields->fid);
   job->fields.fp_n = g_strdup (fields->fp_n);
   job->fields.fp_v = g_strdup (fields->fp_v);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
-  g_task_run_in_thread (task, sign_result_thread);
+  run_job (self, task, sign_result_thread);
 }
 
 gboolean

@@ -79,6 +79,12 @@ char *soter_keystore_sign (SoterKeystore *self,
                            gsize          len,
                            GError       **error);
 
+/* Whether work started by one of the _async calls below has not completed
+ * yet (its callback not run). A request that ended while its auth key was
+ * being loaded leaves such work behind; the daemon lets it finish before it
+ * exits, as OpenSSL is torn down at exit. */
+gboolean soter_keystore_is_busy (SoterKeystore *self);
+
 /* The same operations in a worker thread (key generation takes a while). */
 
 /* The app secure key (@scene NULL) or the auth key for @scene. */
@@ -94,11 +100,33 @@ gboolean soter_keystore_get_key_finish (SoterKeystore *self,
                                         char         **out_signature,
                                         GError       **error);
 
+/* An app's default auth key, loaded (made first if the app has none) ahead
+ * of the signature it is for: a request loads it while it waits for the
+ * reader, the agent and the finger, so that the signature after the match
+ * does not wait for the file and its decoding. Opaque: the private key
+ * stays inside the key store and is wiped when the last reference goes; a
+ * request drops it when it ends (SPEC §6: no private key outlives the use
+ * it was loaded for). */
+typedef struct _SoterAuthKey SoterAuthKey;
+
+SoterAuthKey *soter_auth_key_ref   (SoterAuthKey *key);
+void          soter_auth_key_unref (SoterAuthKey *key);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SoterAuthKey, soter_auth_key_unref)
+
+void          soter_keystore_load_auth_key_async  (SoterKeystore      *self,
+                                                   const char         *app,
+                                                   guint32             uid,
+                                                   GCancellable       *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer            user_data);
+SoterAuthKey *soter_keystore_load_auth_key_finish (SoterKeystore *self,
+                                                   GAsyncResult  *result,
+                                                   GError       **error);
+
 /* As a TEE does: takes the next counter value, fills it into @fields (all
- * else set by the caller), builds resultJSON and signs it with the app's
- * default auth key (made first if needed). */
+ * else set by the caller), builds resultJSON and signs it with @key. */
 void     soter_keystore_sign_result_async (SoterKeystore           *self,
-                                           const char              *app,
+                                           SoterAuthKey            *key,
                                            const SoterResultFields *fields,
                                            GAsyncReadyCallback      callback,
                                            gpointer                 user_data);

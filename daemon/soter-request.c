@@ -5,6 +5,9 @@
  *   lock-out, prints, prompt agent → wait for the reader → ShowPrompt →
  *   verify (again after a retry or a miss, up to MaxAttempts) → counter,
  *   resultJSON, signature → reply, ClosePrompt, release the reader.
+ * Beside them, from the lock-out check on, the auth key is loaded (made the
+ * first time) in the key store's thread; the signature waits for it only if
+ * the finger came first, and a key that cannot be used ends the request.
  * Every way out goes through finish(), which replies exactly once.
  * A cancel (app, agent, caller gone, timeout, shutdown) sets the outcome and
  * cancels the GCancellable; the step in flight then ends and calls finish().
@@ -41,6 +44,9 @@ struct _SoterRequest
   char                  *app;          /* key store name of the caller's app */
   SoterDBusAgent        *agent;
   gboolean               prompt_shown;
+  SoterAuthKey          *auth_key;     /* loaded while the user is asked */
+  struct KeyLoad        *key_load;     /* while it is being loaded */
+  char                  *matched_fid;  /* matched, to be signed once loaded */
   GPtrArray             *prints;
   guint                  misses;
 
@@ -115,6 +121,7 @@ finish (SoterRequest *self, SoterErrorCode code, const char *reason,
   if (self->prompt_shown)
     soter_dbus_agent_call_close_prompt (self->agent, self->id, code, NULL,
                                         log_agent_reply, (gpointer) "ClosePrompt");
+  g_clear_pointer (&self->auth_key, soter_auth_key_unref);
   soter_job_end (&self->job);
   self->done (self, self->done_data);
 }
@@ -222,20 +229,72 @@ on_signed (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-sign_result (SoterRequest *self, FpPrint *matched)
+sign_result (SoterRequest *self)
 {
   FpDevice *device = self->job.device;
-  g_autofree char *fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
   SoterResultFields fields = {
     .raw = self->challenge,
-    .fid = fid,
+    .fid = self->matched_fid,
     .fp_n = fp_device_get_driver (device) ? fp_device_get_driver (device) : FP_N_UNKNOWN,
     .fp_v = LIBFPRINT_VERSION,
     .uid = self->caller->uid,
   };
 
-  soter_keystore_sign_result_async (self->context->keystore, self->app, &fields, on_signed,
+  soter_keystore_sign_result_async (self->context->keystore, self->auth_key, &fields, on_signed,
                                     self);
+}
+
+/* ---- the auth key, loaded while the user is asked for a finger ------ */
+
+/* The load outlives the request if the request ends first (the key store's
+ * thread cannot be stopped mid-way): the request lets go of it, and the key
+ * is dropped when it arrives. */
+typedef struct KeyLoad {
+  SoterRequest *request;   /* NULL once the request is gone */
+} KeyLoad;
+
+static void
+on_auth_key_loaded (GObject *source, GAsyncResult *res, gpointer data)
+{
+  KeyLoad *load = data;
+  SoterRequest *self = load->request;
+  g_autoptr(SoterAuthKey) key = NULL;
+  g_autoptr(GError) error = NULL;
+
+  key = soter_keystore_load_auth_key_finish (SOTER_KEYSTORE (source), res, &error);
+  g_free (load);
+  if (self == NULL)
+    return;
+  self->key_load = NULL;
+
+  if (key == NULL && self->matched_fid != NULL)
+    finish_error (self, error);   /* a cancellation included: nothing else is pending */
+  else if (key == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* Whatever the request waits for (the reader, the agent, a finger)
+       * ends with this. */
+      g_autofree char *reason = g_strdup_printf ("the auth key cannot be used: %s",
+                                                 error->message);
+      soter_request_cancel (self, SOTER_ERROR_INTERNAL, reason, FALSE);
+    }
+  else if (key != NULL)
+    {
+      STEP (self, "auth key loaded");
+      self->auth_key = g_steal_pointer (&key);
+      if (self->matched_fid != NULL)
+        sign_result (self);
+    }
+}
+
+static void
+load_auth_key (SoterRequest *self)
+{
+  KeyLoad *load = g_new0 (KeyLoad, 1);
+
+  load->request = self;
+  self->key_load = load;
+  soter_keystore_load_auth_key_async (self->context->keystore, self->app, self->caller->uid,
+                                      self->job.cancellable, on_auth_key_loaded, load);
 }
 
 static void
@@ -328,7 +387,10 @@ on_verified (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, SOTER_ERROR_INTERNAL, error->message, NULL, NULL);
       return;
     }
-  sign_result (self, matched);
+  self->matched_fid = g_strdup_printf ("%d", (int) fp_print_get_finger (matched));
+  if (self->auth_key != NULL)
+    sign_result (self);
+  /* else on_auth_key_loaded() signs, or ends the request */
 }
 
 static void
@@ -471,6 +533,10 @@ on_admitted (GObject *source, GAsyncResult *res, gpointer data)
   if (!check_can_proceed (self))
     return;
 
+  /* The key is loaded (made, the first time) while the request waits for
+   * the reader, the agent and the finger: the signature after the match
+   * then waits for nothing but itself. */
+  load_auth_key (self);
   soter_job_claim_reader (&self->job, on_reader_claimed, self);
 }
 
@@ -539,6 +605,10 @@ soter_request_free (SoterRequest *self)
   soter_job_clear (&self->job);
   g_clear_object (&self->invocation);
   g_clear_object (&self->agent);
+  if (self->key_load != NULL)
+    self->key_load->request = NULL;
+  g_clear_pointer (&self->auth_key, soter_auth_key_unref);
+  g_free (self->matched_fid);
   g_clear_pointer (&self->prints, g_ptr_array_unref);
   g_clear_pointer (&self->caller, soter_caller_free);
   g_free (self->app);

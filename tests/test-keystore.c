@@ -209,6 +209,95 @@ test_apps_have_their_own_keys (Fixture *fx, gconstpointer data)
 }
 
 static void
+on_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (res);
+}
+
+static GAsyncResult *
+wait_for (GAsyncResult **res)
+{
+  while (*res == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *res;
+}
+
+static SoterAuthKey *
+load_auth_key (SoterKeystore *ks, const char *app, GError **error)
+{
+  g_autoptr(GAsyncResult) res = NULL;
+
+  soter_keystore_load_auth_key_async (ks, app, 1000, NULL, on_done, &res);
+  return soter_keystore_load_auth_key_finish (ks, wait_for (&res), error);
+}
+
+static void
+sign_result (SoterKeystore *ks, SoterAuthKey *key, const char *raw, char **json, char **sig)
+{
+  SoterResultFields fields = { .raw = raw, .fid = "7", .fp_n = "virtual_device",
+                               .fp_v = "1.94.5", .uid = 1000 };
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+
+  soter_keystore_sign_result_async (ks, key, &fields, on_done, &res);
+  g_assert_true (soter_keystore_sign_result_finish (ks, wait_for (&res), json, sig, &error));
+  g_assert_no_error (error);
+}
+
+/* As a request does: the auth key loaded first (here made by it: the app
+ * has no key yet), the results signed with it after the match. */
+static void
+test_auth_key_loaded_ahead_signs_results (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_autoptr(SoterAuthKey) key = load_auth_key (ks, "1000", &error);
+  g_autofree char *auth_json = NULL, *auth_sig = NULL, *auth_pub = NULL;
+  g_autofree char *json1 = NULL, *sig1 = NULL, *json2 = NULL, *sig2 = NULL;
+  g_autofree char *raw = NULL;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (key);
+  sign_result (ks, key, "first", &json1, &sig1);
+  sign_result (ks, key, "second", &json2, &sig2);
+
+  /* The key that signed is the app's auth key, as GetAuthKey hands it out. */
+  g_assert_true (soter_keystore_get_auth_key (ks, "1000", 1000, "default", &auth_json,
+                                              &auth_sig, &error));
+  auth_pub = json_string (auth_json, "pub_key");
+  g_assert_true (pss_verify (auth_pub, json1, sig1));
+  g_assert_true (pss_verify (auth_pub, json2, sig2));
+  raw = json_string (json2, "raw");
+  g_assert_cmpstr (raw, ==, "second");
+  /* The key's counter came first, then each result's, each higher. */
+  g_assert_cmpint (json_int (auth_json, "counter"), <, json_int (json1, "counter"));
+  g_assert_cmpint (json_int (json1, "counter"), <, json_int (json2, "counter"));
+}
+
+static void
+test_corrupt_auth_key_is_refused_and_kept (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_autofree char *json = NULL, *sig = NULL, *after = NULL;
+  g_autofree char *path = g_build_filename (fx->dir, "keys", "apps", "1000", "auth-default.key",
+                                            NULL);
+  g_autoptr(SoterAuthKey) key = NULL;
+  const char *garbage = "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n";
+
+  g_assert_true (soter_keystore_get_auth_key (ks, "1000", 1000, "default", &json, &sig, &error));
+  g_assert_true (g_file_set_contents (path, garbage, -1, NULL));
+
+  key = load_auth_key (ks, "1000", &error);
+  g_assert_null (key);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "auth-default.key"));
+  /* Not replaced by a new key: the relying party pinned the old one. */
+  g_assert_true (g_file_get_contents (path, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, garbage);
+}
+
+static void
 test_scene_names (Fixture *fx, gconstpointer data)
 {
   const char *bad[] = { "", ".", "..", "../device", "a/b", ".hidden", "sp ace", "é" };
@@ -275,6 +364,8 @@ main (int argc, char **argv)
   ADD ("/keystore/key-chain-verifies", test_key_chain_verifies);
   ADD ("/keystore/apps-have-their-own-keys", test_apps_have_their_own_keys);
   ADD ("/keystore/scene-names", test_scene_names);
+  ADD ("/keystore/auth-key-loaded-ahead-signs-results", test_auth_key_loaded_ahead_signs_results);
+  ADD ("/keystore/corrupt-auth-key-is-refused-and-kept", test_corrupt_auth_key_is_refused_and_kept);
   ADD ("/lockout/misses-lock-and-persist", test_lockout);
   ADD ("/lockout/expires", test_lockout_expires);
 #undef ADD

@@ -189,6 +189,28 @@ class TestFaults(SoterdTestCase):
         self.assertEqual(self.call('CheckIsSupportSoterAuthentication', reply_type='(as)'), ([],))
         self.assert_fails(self.start_auth(), 90001, 'no fingerprint reader')
 
+    def test_unusable_auth_key_ends_the_request_and_is_kept(self):
+        self.enroll()
+        self.assertEqual(self.authenticate()[3], 0)
+        path = os.path.join(self.state, 'keys', 'apps', str(os.getuid()), 'auth-default.key')
+        with open(path, 'rb') as f:
+            good = f.read()
+        with open(path, 'wb') as f:
+            f.write(b'not a key\n')
+        shown = len(self.agent.shown)
+        self.assert_fails(self.start_auth(), 90007, 'auth key cannot be used')
+        # A prompt shown meanwhile (the key is read while the reader is
+        # claimed) is closed with the same code.
+        if len(self.agent.shown) > shown:
+            self.assertEqual(self.agent.wait_closed(shown + 1)[1], 90007)
+        # Not replaced by a new key (relying parties pinned the old one).
+        with open(path, 'rb') as f:
+            self.assertEqual(f.read(), b'not a key\n')
+        # The reader was given back: with the key restored, the next one signs.
+        with open(path, 'wb') as f:
+            f.write(good)
+        self.assertEqual(self.authenticate()[3], 0)
+
     def test_polkit_restarted_is_asked_again(self):
         self.enroll()
         self.assertEqual(self.authenticate()[3], 0)

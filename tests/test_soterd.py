@@ -537,6 +537,26 @@ class TestLifecycle(SoterdTestCase):
         _, _, _, code, msg = call.wait()
         self.assertEqual((code, msg), (90007, FAIL + 'soterd is shutting down'))
 
+    def test_sigterm_while_keys_are_made_for_an_ended_request(self):
+        # An app's first authentication makes its keys in a worker thread
+        # while the prompt is up; the request can end first (cancelled here).
+        # soterd must let that work finish before it exits (OpenSSL is torn
+        # down at exit), and what it made must be whole. (Under valgrind the
+        # state starts with the keys made: then only the clean exit is checked.)
+        self.enroll()
+        call = self.start_auth()
+        self.agent.wait_shown()
+        self.call('CancelSoterAuthentication')
+        self.assertEqual(call.wait()[3], 90008)
+        self.assertEqual(self.stop_daemon(), 0)
+        self.start_daemon()
+        self.agent.register()
+        keys = self.keys()
+        _, result, sig, code, msg = self.authenticate()
+        self.assertEqual(code, 0, msg)
+        self.assertTrue(self.openssl_verify(keys['auth_pub'], result, sig))
+        self.assertTrue(self.openssl_verify(keys['ask_pub'], keys['auth_json'], keys['auth_sig']))
+
     def test_idle_exit_and_agents_keep_it_alive(self):
         self.stop_daemon()
         self.start_daemon(args=())
