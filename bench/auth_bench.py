@@ -26,7 +26,9 @@ In the same run it also measures:
     bench/auth_bench.py [N]        (default 1000 authentications each)
 
 SOTER_BENCH_LOG=FILE appends soterd's messages to FILE; with
-G_MESSAGES_DEBUG=soterd they include each request's steps and their times.
+G_MESSAGES_DEBUG=soterd they include each request's steps and their times,
+and the bench prints the median time of each step over the single-client
+authentications.
 
 Needs fprintd (apt-get install fprintd); run as root or with a private bus
 the user may own names on.
@@ -35,6 +37,7 @@ the user may own names on.
 import base64
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -112,6 +115,21 @@ def memory_kib(pid):
     return rollup, libs
 
 
+def step_medians(log, offset, count):
+    """Median time (since the call arrived) of each step soterd logged, over
+    the first @count requests in @log after @offset: the single-client ones."""
+    steps, order = {}, []
+    with open(log, errors='replace') as f:
+        f.seek(offset)
+        for m in re.finditer(r'Request (\w+): (.+?) at ([0-9.]+) ms', f.read()):
+            rid, step, ms = m.groups()
+            if rid not in order:
+                order.append(rid)
+            if len(order) <= count:
+                steps.setdefault(step, []).append(float(ms))
+    return sorted(((statistics.median(v), k) for k, v in steps.items()))
+
+
 def median_ms(fn, times):
     samples = []
     for _ in range(times):
@@ -134,11 +152,13 @@ def main():
             f.write('[soterd]\nIdleTimeout=3600\nKeyStore=file\n')
         os.makedirs(os.path.join(tmp, 'services'))
         exec_line = f'{SOTERD} --config {conf}'
-        if os.environ.get('SOTER_BENCH_LOG'):
+        log = os.environ.get('SOTER_BENCH_LOG')
+        log_offset = os.path.getsize(log) if log and os.path.exists(log) else 0
+        if log:
             # soterd's messages to a file (with G_MESSAGES_DEBUG=soterd, each
             # request's steps and their times).
             exec_line = (f"/bin/sh -c 'exec {exec_line} "
-                         f">>{os.environ['SOTER_BENCH_LOG']} 2>&1'")
+                         f">>{log} 2>&1'")
         with open(os.path.join(tmp, 'services', SOTER + '.service'), 'w') as f:
             f.write(f'[D-BUS Service]\nName={SOTER}\nExec={exec_line}\n')
         with open(os.path.join(tmp, 'bus.conf'), 'w') as f:
@@ -269,6 +289,7 @@ def main():
             soterd_ms.append((time.perf_counter() - t0) * 1000)
             assert code == 0, msg
 
+        steps = step_medians(log, log_offset, n) if log else []
         soterd_rss_after = rss_kib(soterd_pid())
         soterd_mem, soterd_libs = memory_kib(soterd_pid())
 
@@ -329,6 +350,9 @@ def main():
               f'soterd {statistics.mean(soterd_ms):.2f} ms)')
         print('soterd p50 split (ms): call → ShowPrompt %.2f, scan %.2f, scan → verified reply %.2f'
               % tuple(statistics.median(x[k] for x in split) for k in range(3)))
+        if steps:
+            print('inside soterd, median ms since the call arrived: ' +
+                  ' → '.join(f'{step} {ms:.2f}' for ms, step in steps))
         print()
         print('| the floor, same run | median ms |')
         print('|---|---|')
