@@ -200,7 +200,10 @@ class TestFaults(SoterdTestCase):
         shown = len(self.agent.shown)
         self.assert_fails(self.start_auth(), 90007, 'auth key cannot be used')
         # A prompt shown meanwhile (the key is read while the reader is
-        # claimed) is closed with the same code.
+        # claimed) is closed with the same code. The agent's connection is
+        # not the caller's: a call on it, answered after anything soterd
+        # sent it before, makes sure its ShowPrompt has arrived if it was sent.
+        self.call('CheckIsSupportSoterAuthentication', reply_type='(as)', conn=self.agent.conn)
         if len(self.agent.shown) > shown:
             self.assertEqual(self.agent.wait_closed(shown + 1)[1], 90007)
         # Not replaced by a new key (relying parties pinned the old one).
