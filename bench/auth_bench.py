@@ -99,20 +99,28 @@ def rss_kib(pid):
 
 def memory_kib(pid):
     """What RSS is made of: Private_Dirty (the daemon's own heap, stacks and
-    written data), and the RSS of each shared library mapping, summed by
-    file name (clean file pages, shared with every process mapping them)."""
+    written data), the RSS of each shared library mapping, summed by file
+    name (clean file pages, shared with every process mapping them), and
+    Private_Dirty by where it is (a library's relocated data, the heap,
+    anonymous mappings: thread stacks and malloc arenas)."""
     with open(f'/proc/{pid}/smaps_rollup') as f:
         rollup = {line.split(':')[0]: int(line.split()[1]) for line in f if line.endswith('kB\n')}
-    libs = {}
+    libs, dirty = {}, {}
     name = None
     with open(f'/proc/{pid}/smaps') as f:
         for line in f:
             fields = line.split()
             if '-' in fields[0] and len(fields) >= 5 and not fields[0].endswith(':'):
-                name = os.path.basename(fields[5]) if len(fields) > 5 else None
-            elif fields[0] == 'Rss:' and name and '.so' in name:
+                name = os.path.basename(fields[5]) if len(fields) > 5 else '(anonymous)'
+            elif fields[0] == 'Rss:' and '.so' in name:
                 libs[name] = libs.get(name, 0) + int(fields[1])
-    return rollup, libs
+            elif fields[0] == 'Private_Dirty:' and int(fields[1]):
+                dirty[name] = dirty.get(name, 0) + int(fields[1])
+    return rollup, libs, dirty
+
+
+def top(kib_by_name, n=8):
+    return ', '.join(f'{k} {v}' for k, v in sorted(kib_by_name.items(), key=lambda kv: -kv[1])[:n])
 
 
 def step_medians(log, offset, count):
@@ -228,7 +236,7 @@ def main():
             fprintd_ms.append((time.perf_counter() - t0) * 1000)
             assert result == 'verify-match', result
         fprintd_rss_after = rss_kib(fprintd_pid)
-        fprintd_mem, fprintd_libs = memory_kib(fprintd_pid)
+        fprintd_mem, fprintd_libs, fprintd_dirty = memory_kib(fprintd_pid)
 
         # ---- soterd --------------------------------------------------------
         def ping():
@@ -291,7 +299,7 @@ def main():
 
         steps = step_medians(log, log_offset, n) if log else []
         soterd_rss_after = rss_kib(soterd_pid())
-        soterd_mem, soterd_libs = memory_kib(soterd_pid())
+        soterd_mem, soterd_libs, soterd_dirty = memory_kib(soterd_pid())
 
         # ---- the floor, in the same run ----------------------------------------
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -386,6 +394,8 @@ def main():
         print('shared libraries only fprintd maps, RSS KiB: ' + ', '.join(
             f'{k} {v}' for k, v in sorted(fprintd_libs.items(), key=lambda kv: -kv[1])
             if k not in soterd_libs))
+        print(f'Private_Dirty KiB by mapping, soterd: {top(soterd_dirty)}')
+        print(f'Private_Dirty KiB by mapping, fprintd: {top(fprintd_dirty)}')
         stop_soterd()
         return 0
     finally:
