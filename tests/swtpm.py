@@ -34,16 +34,22 @@ def free_port_pair():
 def start(state_dir):
     """Starts swtpm on @state_dir; returns (pid, TCTI string). --daemon
     returns once swtpm listens."""
-    port = free_port_pair()
     pidfile = os.path.join(state_dir, 'pid')
-    subprocess.run([SWTPM, 'socket', '--tpm2',
-                    '--server', f'type=tcp,port={port},bindaddr=127.0.0.1',
-                    '--ctrl', f'type=tcp,port={port + 1},bindaddr=127.0.0.1',
-                    '--flags', 'startup-clear,not-need-init',
-                    '--tpmstate', f'dir={state_dir}',
-                    '--pid', f'file={pidfile}', '--daemon'], check=True)
-    with open(pidfile) as f:
-        return int(f.read()), f'swtpm:host=127.0.0.1,port={port}'
+    for _ in range(5):
+        port = free_port_pair()
+        done = subprocess.run([SWTPM, 'socket', '--tpm2',
+                               '--server', f'type=tcp,port={port},bindaddr=127.0.0.1',
+                               '--ctrl', f'type=tcp,port={port + 1},bindaddr=127.0.0.1',
+                               '--flags', 'startup-clear,not-need-init',
+                               '--tpmstate', f'dir={state_dir}',
+                               '--pid', f'file={pidfile}', '--daemon'],
+                              stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
+            with open(pidfile) as f:
+                return int(f.read()), f'swtpm:host=127.0.0.1,port={port}'
+        # Another process may have bound a port between the check above
+        # and swtpm's bind (test suites run side by side): new ports.
+    raise RuntimeError(f'swtpm did not start: {done.stderr.strip()}')
 
 
 if __name__ == '__main__':
