@@ -357,10 +357,15 @@ class TestErrors(SoterdTestCase):
 
         # Wait for the moment the daemon named, then the uid may try again.
         until = GLib.DateTime.new_from_iso8601(msg.rsplit(' ', 1)[1], None).to_unix()
-        now = GLib.DateTime.new_now_utc().to_unix()
-        # Nothing else happens meanwhile: a timer wakes the loop at that moment.
-        GLib.timeout_add_seconds(max(0, until - now + 1), lambda: False)
-        wait_until(lambda: GLib.DateTime.new_now_utc().to_unix() > until, 'the lock-out to end')
+        # Nothing else happens meanwhile: a timer wakes the loop to look at
+        # the clock. (One timer set for that moment was not enough: GLib
+        # rounds a seconds timer, which then woke the loop just before it,
+        # and the test waited for its deadline.)
+        tick = GLib.timeout_add(100, lambda: True)
+        try:
+            wait_until(lambda: GLib.DateTime.new_now_utc().to_unix() > until, 'the lock-out to end')
+        finally:
+            GLib.source_remove(tick)
         _, _, _, code, _ = self.authenticate()
         self.assertEqual(code, 0)
 
