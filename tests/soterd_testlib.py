@@ -184,7 +184,9 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.log.seek(0)
         log = self.log.read()
         self.log.close()
-        if os.environ.get('SOTER_TEST_SHOW_LOG'):
+        # A failed case shows soterd's log (with each request's steps): an
+        # intermittent failure in CI is then readable from the test log.
+        if os.environ.get('SOTER_TEST_SHOW_LOG') or self._failed():
             sys.stderr.write(f'--- soterd log of {self.id()}\n{log}')
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.assertNotIn('CRITICAL', log, 'soterd logged a critical warning')
@@ -192,6 +194,10 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.assertNotIn('runtime error:', log, 'soterd did something undefined (UBSan)')
         self.assertNotIn('definitely lost', log, 'soterd leaked memory (valgrind)')
         self.assertIn(rc, (None, 0), 'soterd did not exit cleanly on SIGTERM')
+
+    def _failed(self):
+        result = getattr(self._outcome, 'result', None)
+        return result is not None and any(t is self for t, _ in result.failures + result.errors)
 
     # --- the daemon ------------------------------------------------------
 
@@ -229,7 +235,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
 
     def daemon_env(self):
         env = child_env(STATE_DIRECTORY=self.state, G_DEBUG='fatal-criticals',
-                        FP_DRIVERS_WHITELIST='virtual_device')
+                        G_MESSAGES_DEBUG='soterd', FP_DRIVERS_WHITELIST='virtual_device')
         if self.with_reader:
             env['FP_VIRTUAL_DEVICE'] = self.socket
         else:
