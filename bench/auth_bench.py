@@ -126,14 +126,12 @@ def top(kib_by_name, n=8):
 def step_medians(log, offset, count):
     """Median time (since the call arrived) of each step soterd logged, over
     the first @count requests in @log after @offset: the single-client ones."""
-    steps, order = {}, []
+    steps, order = {}, {}   # order: request id → its place among the requests
     with open(log, errors='replace') as f:
         f.seek(offset)
         for m in re.finditer(r'Request (\w+): (.+?) at ([0-9.]+) ms', f.read()):
             rid, step, ms = m.groups()
-            if rid not in order:
-                order.append(rid)
-            if len(order) <= count:
+            if order.setdefault(rid, len(order)) < count:
                 steps.setdefault(step, []).append(float(ms))
     return sorted(((statistics.median(v), k) for k, v in steps.items()))
 
