@@ -37,6 +37,40 @@ soter_check_challenge (const char *challenge, GError **error)
   return TRUE;
 }
 
+/* Unicode's Bidi_Control characters: they reorder what follows them, so
+ * "Pay 21.00" can be shown as "Pay 00.12" (Trojan Source). Most are also
+ * format (Cf) characters; they are named apart, as the sharper reason. */
+static gboolean
+is_bidi_control (gunichar c)
+{
+  return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
+/* What makes @c unfit for a prompt, or NULL: what the agent shows must be
+ * what the app sent, with nothing hidden, reordered or on a line of its
+ * own (SPEC §9). */
+static const char *
+unfit_for_prompt (gunichar c)
+{
+  if (is_bidi_control (c))
+    return "a bidirectional control character";
+  switch (g_unichar_type (c))
+    {
+    case G_UNICODE_CONTROL:
+      return "a control character";
+    case G_UNICODE_FORMAT:
+      /* Zero-width spaces and joiners, the soft hyphen, the BOM, tags… */
+      return "an invisible format character";
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+      /* U+2028, U+2029: a line break, as "\n" (a control) is. */
+      return "a line or paragraph separator";
+    default:
+      return NULL;
+    }
+}
+
 gboolean
 soter_check_auth_content (const char *auth_content, GError **error)
 {
@@ -56,6 +90,18 @@ soter_check_auth_content (const char *auth_content, GError **error)
                    "authContent is longer than %d characters",
                    SOTER_MAX_CONTENT_CHARS);
       return FALSE;
+    }
+  for (const char *p = auth_content; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      const char *what = unfit_for_prompt (c);
+
+      if (what != NULL)
+        {
+          g_set_error (error, SOTER_ERROR, SOTER_ERROR_CONTENT_TOO_LONG,
+                       "authContent holds %s (U+%04X)", what, c);
+          return FALSE;
+        }
     }
   return TRUE;
 }

@@ -25,6 +25,8 @@ typedef struct {
 
 gboolean soter_check_challenge (const char *challenge,
                                 GError    **error);
+/* 90005: over 42 characters, or holding a control, bidirectional control,
+ * format (Cf), line or paragraph separator character. */
 gboolean soter_check_auth_content (const char *auth_content,
                                    GError    **error);
 /* Returns the mode soterd will use (static string), or NULL with 90003. */

@@ -55,6 +55,65 @@ test_auth_content_counts_characters (void)
   g_assert_error (error, SOTER_ERROR, SOTER_ERROR_CONTENT_TOO_LONG);
 }
 
+/* A prompt shows what the app sent: nothing hidden, reordered or put on a
+ * line of its own (SPEC §9). Each class is refused with 90005, and the
+ * message names the class and the character. */
+static void
+test_auth_content_refuses_unfit_characters (void)
+{
+  static const struct {
+    const char *text;
+    const char *message;
+  } unfit[] = {
+    { "Pay\n12.00 EUR", "holds a control character (U+000A)" },
+    { "Pay\t12.00", "holds a control character (U+0009)" },
+    { "\x1b[2JPay", "holds a control character (U+001B)" },
+    { "Pay \x7f", "holds a control character (U+007F)" },
+    { "Pay \xc2\x85 12", "holds a control character (U+0085)" },      /* C1: NEL */
+    { "Pay \xc2\x9b""2J", "holds a control character (U+009B)" },     /* C1: CSI */
+    { "Pay \xe2\x80\xae""00.12", "holds a bidirectional control character (U+202E)" },
+    { "\xe2\x80\xaaPay", "holds a bidirectional control character (U+202A)" },
+    { "Pay \xe2\x81\xa6x\xe2\x81\xa9", "holds a bidirectional control character (U+2066)" },
+    { "Pay \xe2\x81\xa9", "holds a bidirectional control character (U+2069)" },
+    { "Pay \xe2\x80\x8f", "holds a bidirectional control character (U+200F)" }, /* RLM */
+    { "Pay \xd8\x9c", "holds a bidirectional control character (U+061C)" },     /* ALM */
+    { "Pay 1\xe2\x80\x8b""2", "holds an invisible format character (U+200B)" }, /* ZWSP */
+    { "Pay \xe2\x80\x8d", "holds an invisible format character (U+200D)" },      /* ZWJ */
+    { "Pay \xe2\x81\xa0", "holds an invisible format character (U+2060)" },      /* WJ */
+    { "\xef\xbb\xbfPay", "holds an invisible format character (U+FEFF)" },       /* BOM */
+    { "Pay\xc2\xad", "holds an invisible format character (U+00AD)" },            /* SHY */
+    { "Pay \xf3\xa0\x80\x81", "holds an invisible format character (U+E0001)" }, /* tag */
+    { "Pay\xe2\x80\xa8""12", "holds a line or paragraph separator (U+2028)" },
+    { "Pay\xe2\x80\xa9""12", "holds a line or paragraph separator (U+2029)" },
+  };
+  static const char *const fit[] = {
+    "Pay 12.00 EUR to Example Shop",
+    "支付 12.00 元",
+    "ادفع ١٢٫٠٠ يورو",   /* right-to-left text itself is fine */
+    "Café — 12,00 €",
+    "👍 12.00",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (unfit); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("%s", unfit[i].message);
+      g_assert_false (soter_check_auth_content (unfit[i].text, &error));
+      g_assert_error (error, SOTER_ERROR, SOTER_ERROR_CONTENT_TOO_LONG);
+      g_assert_cmpuint (SOTER_ERROR_CONTENT_TOO_LONG, ==, 90005);
+      g_assert_true (g_str_has_prefix (error->message, "authContent "));
+      g_assert_cmpstr (error->message + strlen ("authContent "), ==, unfit[i].message);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (fit); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (soter_check_auth_content (fit[i], &error));
+      g_assert_no_error (error);
+    }
+}
+
 static void
 test_choose_mode (void)
 {
@@ -144,6 +203,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/result/challenge", test_challenge);
   g_test_add_func ("/result/auth-content-counts-characters", test_auth_content_counts_characters);
+  g_test_add_func ("/result/auth-content-refuses-unfit-characters",
+                   test_auth_content_refuses_unfit_characters);
   g_test_add_func ("/result/choose-mode", test_choose_mode);
   g_test_add_func ("/result/result-json-escapes-everything", test_result_json_escapes_everything);
   g_test_add_func ("/result/key-json-shape", test_key_json_shape);

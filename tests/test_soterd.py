@@ -270,6 +270,28 @@ class TestErrors(SoterdTestCase):
         _, _, _, code, _ = self.authenticate(content='请' * 42)
         self.assertEqual(code, 0)
 
+    def test_90005_auth_content_that_hides_or_reorders_text(self):
+        # What the agent shows must be what the app sent (SPEC §9): each
+        # class is refused before anything is shown, though the caller has
+        # a print and an agent.
+        self.enroll()
+        for content, message in (
+                ('Pay 12.00\nEUR', 'a control character (U+000A)'),
+                ('Pay \x9b2J', 'a control character (U+009B)'),
+                ('Pay \u202e00.12 EUR', 'a bidirectional control character (U+202E)'),
+                ('Pay \u2067x\u2069', 'a bidirectional control character (U+2067)'),
+                ('Pay 1\u200b2 EUR', 'an invisible format character (U+200B)'),
+                ('\ufeffPay', 'an invisible format character (U+FEFF)'),
+                ('Pay\u00ad12', 'an invisible format character (U+00AD)')):
+            call = self.start_auth(content=content)
+            wait_until(lambda: call.done or self.agent.shown, 'the reply or a prompt')
+            self.assertEqual(self.agent.shown, [], f'{content!r} was shown to the agent')
+            msg = self.assert_fails(call, 90005)
+            self.assertEqual(msg, f'{FAIL}authContent holds {message}')
+        # The same text without them is fine.
+        _, _, _, code, _ = self.authenticate(content='Pay 12.00 EUR')
+        self.assertEqual(code, 0)
+
     def test_90007_no_agent_means_no_finger_read(self):
         self.enroll()
         self.call('UnregisterAgent', GLib.Variant('(o)', (self.agent.path,)),
