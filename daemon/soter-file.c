@@ -103,12 +103,51 @@ soter_file_write_atomic (const char *path,
   return fsync_dir (dir, error);
 }
 
+/* Makes @path and any missing parents (0700). After each mkdir the parent
+ * is fsynced: the new entry is in the parent directory, and without that
+ * sync a power loss can take the directory away with the files that were
+ * fsynced into it (keys/apps/<app>/, prints/<uid>/). */
 gboolean
 soter_file_ensure_dir (const char *path, GError **error)
 {
-  if (g_mkdir_with_parents (path, 0700) < 0)
-    return set_errno_error (error, errno, "create directory", path);
-  return TRUE;
+  g_autofree char *parent = NULL;
+  int saved;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  parent = g_path_get_dirname (path);
+  if (strcmp (parent, path) != 0 && !soter_file_ensure_dir (parent, error))
+    return FALSE;
+  if (mkdir (path, 0700) < 0)
+    {
+      saved = errno;
+      /* Made meanwhile by someone else: whoever made it syncs it. */
+      if (saved == EEXIST && g_file_test (path, G_FILE_TEST_IS_DIR))
+        return TRUE;
+      return set_errno_error (error, saved, "create directory", path);
+    }
+  return fsync_dir (parent, error);
+}
+
+gboolean
+soter_file_dir_has_files (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) ? soter_file_dir_has_files (path)
+                                                 : g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 static gboolean

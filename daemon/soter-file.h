@@ -11,8 +11,13 @@ gboolean soter_file_write_atomic (const char *path,
                                   int         mode,
                                   GError    **error);
 
+/* mkdir -p, each new directory's entry fsynced into its parent. */
 gboolean soter_file_ensure_dir (const char *path,
                                 GError    **error);
+
+/* Whether @dir or a directory under it holds a regular file (symbolic
+ * links are not followed). */
+gboolean soter_file_dir_has_files (const char *dir);
 
 /* Removes, under @dir, the temporary files of writes a crash interrupted;
  * returns how many. Called at start, before anything is read. */

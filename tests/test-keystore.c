@@ -1,6 +1,10 @@
 /* Unit tests: the file key store and the lock-out file. */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -10,8 +14,61 @@
 #include <openssl/rsa.h>
 
 #include "soter-error.h"
+#include "soter-file.h"
 #include "soter-keystore.h"
 #include "soter-lockout.h"
+
+/* The directories fsync()ed while a case records them (NULL: not
+ * recording), by their real path. This definition stands in for libc's
+ * for the code linked into this program: the executable's symbol comes
+ * first. It does the system call itself. */
+static GPtrArray *synced_dirs;
+
+int
+fsync (int fd)
+{
+  struct stat st;
+
+  if (synced_dirs != NULL && fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      char link[64], target[PATH_MAX];
+      ssize_t n;
+
+      g_snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+      n = readlink (link, target, sizeof target - 1);
+      if (n > 0)
+        {
+          target[n] = '\0';
+          g_ptr_array_add (synced_dirs, g_strdup (target));
+        }
+    }
+  return (int) syscall (SYS_fsync, fd);
+}
+
+static void
+record_syncs (void)
+{
+  g_clear_pointer (&synced_dirs, g_ptr_array_unref);
+  synced_dirs = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+assert_synced (const char *dir)
+{
+  char real[PATH_MAX];
+
+  g_assert_nonnull (realpath (dir, real));
+  for (guint i = 0; i < synced_dirs->len; i++)
+    if (g_str_equal (synced_dirs->pdata[i], real))
+      return;
+  g_error ("%s was not fsynced after a directory was made in it", real);
+}
+
+static void
+stop_recording (void)
+{
+  g_clear_pointer (&synced_dirs, g_ptr_array_unref);
+}
 
 typedef struct {
   char *dir;
@@ -151,16 +208,49 @@ json_int (const char *json, const char *member)
   return json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), member);
 }
 
+/* Each directory made is fsynced into its parent, or a power loss can take
+ * it, and the fsynced files in it, away. */
+static void
+test_new_directories_are_synced_into_their_parents (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = g_build_filename (fx->dir, "a", NULL);
+  g_autofree char *ab = g_build_filename (fx->dir, "a", "b", NULL);
+  g_autofree char *abc = g_build_filename (fx->dir, "a", "b", "c", NULL);
+
+  record_syncs ();
+  g_assert_true (soter_file_ensure_dir (abc, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (abc, G_FILE_TEST_IS_DIR));
+  assert_synced (fx->dir);
+  assert_synced (a);
+  assert_synced (ab);
+  /* An existing directory is left alone. */
+  g_ptr_array_set_size (synced_dirs, 0);
+  g_assert_true (soter_file_ensure_dir (abc, &error));
+  g_assert_cmpuint (synced_dirs->len, ==, 0);
+  stop_recording ();
+  /* A file in the way is an error, not a directory. */
+  g_assert_cmpint (g_rmdir (abc), ==, 0);
+  g_assert_true (g_file_set_contents (abc, "", -1, NULL));
+  g_assert_false (soter_file_ensure_dir (abc, &error));
+  g_assert_nonnull (error);
+}
+
 static void
 test_device_key_persists (Fixture *fx, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_autoptr(SoterKeystore) ks = NULL;
   g_autoptr(SoterKeystore) again = NULL;
   g_autofree char *path = g_build_filename (fx->dir, "keys", "device.pem", NULL);
   struct stat st;
 
+  record_syncs ();
+  ks = soter_keystore_new (fx->dir, NULL, &error);
   g_assert_no_error (error);
+  assert_synced (fx->dir);  /* keys/ was made in it */
+  stop_recording ();
   g_assert_cmpuint (strlen (soter_keystore_get_cpu_id (ks)), ==, 64);
   g_assert_true (g_str_has_prefix (soter_keystore_get_device_key_pem (ks),
                                    "-----BEGIN PUBLIC KEY-----\n"));
@@ -421,6 +511,8 @@ main (int argc, char **argv)
               test_device_key_persists, teardown);
   ADD ("/keystore/counter-increases-and-persists", test_counter_increases_and_persists);
   ADD ("/keystore/corrupt-counter-is-refused", test_corrupt_counter_is_refused);
+  g_test_add ("/file/new-directories-are-synced-into-their-parents", Fixture, NULL,
+              setup_fresh, test_new_directories_are_synced_into_their_parents, teardown);
   ADD ("/keystore/key-chain-verifies", test_key_chain_verifies);
   ADD ("/keystore/apps-have-their-own-keys", test_apps_have_their_own_keys);
   ADD ("/keystore/scene-names", test_scene_names);
