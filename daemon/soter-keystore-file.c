@@ -7,6 +7,16 @@
  * and the key store's apps/<app>/ key files, whose text starts with the
  * private key's PKCS#8 PEM.
  *
+ * The store is whole or refused (soterd then answers 90001 and rewrites
+ * nothing): a device key without its counter file, or a counter that
+ * handed out values, or app keys, without the device key, are what is
+ * left of a store that lost a file. Starting that part anew would hand
+ * out counter values again (the counter) or give the machine a second
+ * identity beside the keys apps registered (the device key). Only an empty
+ * directory is initialised, the counter file first ("0"), then the device
+ * key: an interrupted first start leaves a counter of 0 and nothing else,
+ * which is still taken for new.
+ *
  * Private key bytes only pass through OpenSSL's secure-memory BIOs and
  * buffers that are cleansed before they are freed.
  */
@@ -34,6 +44,7 @@ struct _SoterKeystoreFile
 
   char    *keys_dir;
   char    *counter_path;
+  gboolean counter_on_disk;  /* keys/counter exists */
   guint64  counter;   /* the last value handed out */
   guint64  reserved;  /* the value on disk: values up to it may be handed out */
 };
@@ -144,6 +155,7 @@ file_device_key (SoterKeystoreBackend *backend, GError **error)
 {
   SoterKeystoreFile *self = SOTER_KEYSTORE_FILE (backend);
   g_autofree char *path = g_build_filename (self->keys_dir, "device.pem", NULL);
+  g_autofree char *apps = g_build_filename (self->keys_dir, "apps", NULL);
   g_autoptr(SoterKey) key = NULL;
   g_auto(SoterSecret) text = { NULL, 0 };
   g_autoptr(GError) local = NULL;
@@ -161,6 +173,22 @@ file_device_key (SoterKeystoreBackend *backend, GError **error)
       return NULL;
     }
 
+  /* No device key: only a new store may make one (see the top). */
+  if (self->reserved > 0 || soter_file_dir_has_files (apps))
+    {
+      g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                   "%s is missing, but %s shows that this store has made keys; refusing to "
+                   "make a new device key (a second identity beside the keys apps "
+                   "registered). Put the device key back, or move %s away to start anew",
+                   path, self->reserved > 0 ? self->counter_path : apps, self->keys_dir);
+      return NULL;
+    }
+  if (!self->counter_on_disk)
+    {
+      if (!soter_file_write_atomic (self->counter_path, "0\n", 2, 0600, error))
+        return NULL;
+      self->counter_on_disk = TRUE;
+    }
   key = file_generate (backend, error);
   if (key == NULL || !file_serialize (backend, key, &text, error) ||
       !soter_file_write_atomic (path, text.data, text.len, 0600, error))
@@ -173,6 +201,7 @@ static gboolean
 load_counter (SoterKeystoreFile *self, GError **error)
 {
   g_autofree char *text = NULL;
+  g_autofree char *device = g_build_filename (self->keys_dir, "device.pem", NULL);
   g_autoptr(GError) local = NULL;
   guint64 v;
 
@@ -183,9 +212,22 @@ load_counter (SoterKeystoreFile *self, GError **error)
           g_propagate_error (error, g_steal_pointer (&local));
           return FALSE;
         }
+      /* The device key is made after the counter file: a device key
+       * without one means the file was lost, and values up to an unknown
+       * one were handed out. */
+      if (g_file_test (device, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                       "%s is missing beside the device key; refusing to start the counter "
+                       "again, which would hand out old counter values. Put it back, or "
+                       "write into it a value above any counter this machine has signed",
+                       self->counter_path);
+          return FALSE;
+        }
       self->counter = self->reserved = 0;
       return TRUE;
     }
+  self->counter_on_disk = TRUE;
   /* Never reset a counter we cannot read: that would replay old values. */
   g_strstrip (text);
   if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &v, NULL))

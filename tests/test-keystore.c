@@ -244,6 +244,8 @@ test_device_key_persists (Fixture *fx, gconstpointer data)
   g_autoptr(SoterKeystore) ks = NULL;
   g_autoptr(SoterKeystore) again = NULL;
   g_autofree char *path = g_build_filename (fx->dir, "keys", "device.pem", NULL);
+  g_autofree char *counter = g_build_filename (fx->dir, "keys", "counter", NULL);
+  g_autofree char *text = NULL;
   struct stat st;
 
   record_syncs ();
@@ -251,6 +253,10 @@ test_device_key_persists (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   assert_synced (fx->dir);  /* keys/ was made in it */
   stop_recording ();
+  /* The counter file is made first, with the device key: a device key
+   * without it is a store that lost it (test_missing_counter...). */
+  g_assert_true (g_file_get_contents (counter, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "0\n");
   g_assert_cmpuint (strlen (soter_keystore_get_cpu_id (ks)), ==, 64);
   g_assert_true (g_str_has_prefix (soter_keystore_get_device_key_pem (ks),
                                    "-----BEGIN PUBLIC KEY-----\n"));
@@ -297,6 +303,123 @@ test_corrupt_counter_is_refused (Fixture *fx, gconstpointer data)
   g_assert_null (again);
   g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
   g_assert_nonnull (strstr (error->message, "corrupt"));
+}
+
+/* A snapshot of every file under @dir: path → contents. */
+static GHashTable *
+snapshot (const char *dir)
+{
+  GHashTable *files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) todo = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (todo, g_strdup (dir));
+  while (todo->len > 0)
+    {
+      g_autofree char *d = g_ptr_array_steal_index (todo, todo->len - 1);
+      g_autoptr(GDir) it = g_dir_open (d, 0, NULL);
+      const char *name;
+
+      while (it != NULL && (name = g_dir_read_name (it)) != NULL)
+        {
+          char *path = g_build_filename (d, name, NULL);
+          char *contents = NULL;
+
+          if (g_file_test (path, G_FILE_TEST_IS_DIR))
+            g_ptr_array_add (todo, path);
+          else
+            {
+              g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+              g_hash_table_insert (files, path, contents);
+            }
+        }
+    }
+  return files;
+}
+
+static void
+assert_same_files (GHashTable *before, GHashTable *after)
+{
+  GHashTableIter it;
+  gpointer path, contents;
+
+  g_assert_cmpuint (g_hash_table_size (after), ==, g_hash_table_size (before));
+  g_hash_table_iter_init (&it, before);
+  while (g_hash_table_iter_next (&it, &path, &contents))
+    g_assert_cmpstr (g_hash_table_lookup (after, path), ==, contents);
+}
+
+/* A device key without its counter file: the counter cannot start again
+ * (it would hand out values already signed), so the store is refused and
+ * nothing is written. */
+static void
+test_missing_counter_is_refused (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterKeystore) ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_autofree char *path = g_build_filename (fx->dir, "keys", "counter", NULL);
+  g_autoptr(SoterKeystore) again = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  guint64 v;
+
+  g_assert_true (soter_keystore_next_counter (ks, &v, &error));
+  g_clear_object (&ks);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  before = snapshot (fx->dir);
+
+  again = soter_keystore_new (fx->dir, NULL, &error);
+  g_assert_null (again);
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "counter is missing beside the device key"));
+  after = snapshot (fx->dir);
+  assert_same_files (before, after);
+}
+
+/* Keys and a used counter without the device key: a new device key would
+ * be a second identity beside the app keys it did not sign. */
+static void
+test_missing_device_key_is_refused (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (fx->dir, "keys", "device.pem", NULL);
+  g_autofree char *counter = g_build_filename (fx->dir, "keys", "counter", NULL);
+  g_autoptr(SoterKeystore) ks = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  before = snapshot (fx->dir);
+  ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_assert_null (ks);
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "refusing to make a new device key"));
+  after = snapshot (fx->dir);
+  assert_same_files (before, after);
+
+  /* The same with the app keys alone (the counter lost too). */
+  g_clear_error (&error);
+  g_assert_cmpint (g_unlink (counter), ==, 0);
+  g_assert_null (soter_keystore_new (fx->dir, NULL, &error));
+  g_assert_nonnull (strstr (error->message, "refusing to make a new device key"));
+}
+
+/* A first start killed between the counter file and the device key left a
+ * counter of 0 and nothing else: still a new store. */
+static void
+test_interrupted_first_start_completes (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *keys = g_build_filename (fx->dir, "keys", NULL);
+  g_autofree char *counter = g_build_filename (keys, "counter", NULL);
+  g_autoptr(SoterKeystore) ks = NULL;
+  guint64 v;
+
+  g_assert_cmpint (g_mkdir (keys, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (counter, "0\n", -1, NULL));
+  ks = soter_keystore_new (fx->dir, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (soter_keystore_next_counter (ks, &v, &error));
+  g_assert_cmpuint (v, ==, 1);
 }
 
 static void
@@ -511,6 +634,10 @@ main (int argc, char **argv)
               test_device_key_persists, teardown);
   ADD ("/keystore/counter-increases-and-persists", test_counter_increases_and_persists);
   ADD ("/keystore/corrupt-counter-is-refused", test_corrupt_counter_is_refused);
+  ADD ("/keystore/missing-counter-is-refused", test_missing_counter_is_refused);
+  ADD ("/keystore/missing-device-key-is-refused", test_missing_device_key_is_refused);
+  g_test_add ("/keystore/interrupted-first-start-completes", Fixture, NULL, setup_fresh,
+              test_interrupted_first_start_completes, teardown);
   g_test_add ("/file/new-directories-are-synced-into-their-parents", Fixture, NULL,
               setup_fresh, test_new_directories_are_synced_into_their_parents, teardown);
   ADD ("/keystore/key-chain-verifies", test_key_chain_verifies);

@@ -433,6 +433,69 @@ class TestState(SoterdTestCase):
             self.assertEqual(f.read(), 'not a number\n')
         self.assertIn('refusing to reuse counter values', self.daemon_log())
 
+    def state_files(self):
+        files = {}
+        for root, _, names in os.walk(self.state):
+            for name in names:
+                with open(os.path.join(root, name), 'rb') as f:
+                    files[os.path.relpath(os.path.join(root, name), self.state)] = f.read()
+        return files
+
+    def assert_store_refused(self, reason, last_counter=0):
+        """soterd answers 90001 / NotSupported, never reads a finger, logs
+        @reason and writes nothing."""
+        files = self.state_files()
+        shown = len(self.agent.shown)
+        self.start_daemon()
+        self.agent.register()
+        call = self.start_auth()
+        wait_until(lambda: call.done or len(self.agent.shown) > shown, 'the reply or a prompt')
+        if len(self.agent.shown) > shown:
+            self.reader('SCAN finger-1')  # to see what it would sign
+        _, result, _, code, msg = call.wait()
+        if result:
+            self.fail(f'soterd signed counter {json.loads(result)["counter"]}; the last '
+                      f'before was {last_counter}')
+        self.assertEqual(len(self.agent.shown), shown, 'the reader was used without a key store')
+        self.assertEqual(code, 90001, msg)
+        self.assertIn('key store', msg)
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetDeviceKey', reply_type='(ssss)')
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        self.assertIn(reason, self.daemon_log())
+        self.stop_daemon()
+        self.assertEqual(self.state_files(), files, 'soterd changed the state directory')
+
+    def test_missing_counter_beside_the_device_key_is_90001(self):
+        # Started again from 1, the counter would sign values a relying
+        # party has seen: the store is refused, as a corrupt counter is.
+        self.enroll()
+        self.keys()
+        _, result, _, code, _ = self.authenticate()
+        self.assertEqual(code, 0)
+        self.stop_daemon()
+        os.unlink(os.path.join(self.state, 'keys', 'counter'))
+        self.assert_store_refused('counter is missing beside the device key',
+                                  json.loads(result)['counter'])
+
+    def test_missing_device_key_beside_used_keys_is_90001(self):
+        # A new device key would be a second identity beside the app keys
+        # the old one signed (and the relying parties pinned).
+        self.keys()
+        self.stop_daemon()
+        os.unlink(os.path.join(self.state, 'keys', 'device.pem'))
+        self.assert_store_refused('refusing to make a new device key')
+
+    def test_new_store_started_twice_before_any_key(self):
+        # A first start makes the counter file with the device key, so a
+        # store that never made a key is still whole the second time. (Under
+        # valgrind the state starts from made keys: a weaker check there.)
+        device = self.call('GetDeviceKey', reply_type='(ssss)')
+        self.restart_daemon()
+        self.assertEqual(self.call('GetDeviceKey', reply_type='(ssss)'), device)
+        self.assertEqual(json.loads(self.keys()['ask_json'])['counter'], 1)
+
     def test_enroll_rejects_unknown_fingers(self):
         with self.assertRaisesRegex(GLib.Error, 'InvalidArgs'):
             self.call('Enroll', GLib.Variant('(s)', ('left-toe',)))
