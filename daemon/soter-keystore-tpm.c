@@ -24,6 +24,28 @@
  *   faulty TPM answer never leaves soterd.
  * - The counter is the NV counter index (TPM2_NT_COUNTER): the TPM itself
  *   never lets it go back, whatever happens to the files.
+ * - The store is whole or refused (90001, and nothing in the TPM or the
+ *   files is made anew), as the file store is. What each part's loss means:
+ *   - tpm/auth, while device.pub or app keys exist: every key and the
+ *     index were made with the lost value. A new one opens none of them
+ *     and, with the index gone too, would define a new counter under the
+ *     old keys: refused. (A new state directory beside an old index makes
+ *     a new value, which the index then refuses: the reinstall case.)
+ *   - the NV index, while device.pub or app keys exist: this is the file
+ *     store's counter file missing beside its device key. Someone undefined
+ *     it, or cleared the TPM, which also changed the owner seed, and with it
+ *     the device key and the storage key of every blob. Defining it again
+ *     would carry on under keys that may no longer be this TPM's, with
+ *     another identity: refused, the administrator decides. Only a store
+ *     with neither (new, or a reinstall whose old index was freed) defines
+ *     it.
+ *   - device.pub is a cache, not state: made again from the owner seed and
+ *     the template, whose policy names the index. It is made again only
+ *     once the index opened with our auth value, that is, after the rules
+ *     above: the TPM was not cleared since the index was defined (a clear
+ *     removes the index, and soterd does not define it again under existing
+ *     keys), so the owner seed and the index's Name, and so the device key,
+ *     are the ones the cache held. The identity cannot fork there.
  * Transient objects and sessions are flushed after each operation (an
  * authentication's counter step and signature share one storage key and
  * session); the device key's public part is kept in <state>/tpm/device.pub
@@ -587,6 +609,21 @@ tpm_device_key (SoterKeystoreBackend *backend, GError **error)
 
 /* ---- the counter ---------------------------------------------------- */
 
+/* A file that shows this store was set up and used beyond its auth value
+ * (device.pub, or an app's key), or NULL: see the top. */
+static char *
+store_evidence (SoterKeystoreTpm *self)
+{
+  g_autofree char *device = g_build_filename (self->dir, "device.pub", NULL);
+  g_autofree char *apps = g_build_filename (self->dir, "apps", NULL);
+
+  if (g_file_test (device, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&device);
+  if (soter_file_dir_has_files (apps))
+    return g_steal_pointer (&apps);
+  return NULL;
+}
+
 static gboolean
 read_counter (SoterKeystoreTpm *self, Op *op, GError **error)
 {
@@ -690,7 +727,17 @@ open_counter (SoterKeystoreTpm *self, GError **error)
   else
     {
       TPM2B_NV_PUBLIC def = { 0 };
+      g_autofree char *evidence = store_evidence (self);
 
+      if (evidence != NULL)
+        {
+          g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                       "The TPM has no NV index 0x%08x, but %s shows that this store used "
+                       "it: it was undefined, or the TPM was cleared (and its keys with it). "
+                       "Refusing to define it again under the old keys; move %s away to "
+                       "start anew", self->nv_index, evidence, self->dir);
+          return FALSE;
+        }
       def.nvPublic.nvIndex = self->nv_index;
       def.nvPublic.nameAlg = TPM2_ALG_SHA256;
       def.nvPublic.attributes = attributes;
@@ -760,9 +807,20 @@ load_auth (SoterKeystoreTpm *self, GError **error)
 
   if (!g_file_get_contents (path, &secret.data, &secret.len, &local))
     {
+      g_autofree char *evidence = NULL;
+
       if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         {
           g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      evidence = store_evidence (self);
+      if (evidence != NULL)
+        {
+          g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                       "%s is missing, but %s shows that keys were made with it; refusing "
+                       "to make a new auth value, which opens none of them. Put it back, or "
+                       "move %s away to start anew", path, evidence, self->dir);
           return FALSE;
         }
       secret.len = AUTH_LEN;

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import swtpm  # noqa: E402
 import taprunner  # noqa: E402
 import test_reliability  # noqa: E402
-from soterd_testlib import SoterdTestCase  # noqa: E402
+from soterd_testlib import SoterdTestCase, wait_until  # noqa: E402
 
 TPM2_NVREAD = shutil.which('tpm2_nvread')
 NV_INDEX = '0x01534f54'  # soterd's default TpmCounterIndex
@@ -219,6 +219,79 @@ class TestTpmKeyStore(TpmTestCase):
         self.assertTrue(self.openssl_verify(after['device'], after['ask_json'], after['ask_sig']))
         # A new index starts above every counter this TPM has had.
         self.assertGreater(json.loads(self.authenticate_ok()[0])['counter'], last)
+
+    def assert_store_refused(self, reason):
+        """With the state as it is: 90001 / NotSupported, no finger read,
+        @reason in the log, and nothing written (soterd stopped after)."""
+        contents = test_reliability.state_files(self.state)
+        shown = len(self.agent.shown)
+        self.start_daemon()
+        self.agent.register()
+        call = self.start_auth()
+        wait_until(lambda: call.done or len(self.agent.shown) > shown, 'the reply or a prompt')
+        if len(self.agent.shown) > shown:
+            self.reader('SCAN finger-1')  # to see what it would sign
+        _, result, _, code, msg = call.wait()
+        self.assertEqual((code, result), (90001, ''), msg)
+        self.assertEqual(len(self.agent.shown), shown, 'the reader was used without a key store')
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        self.assertIn(reason, self.daemon_log())
+        self.stop_daemon()
+        self.assertEqual(test_reliability.state_files(self.state), contents,
+                         'soterd changed the state directory')
+
+    def nv_defined(self):
+        return int(NV_INDEX, 16) in [int(h.strip().lstrip('- '), 16) for h in
+                                     self.tpm2('tpm2_getcap', 'handles-nv-index')
+                                     .decode().split('\n') if h.strip()]
+
+    def test_lost_auth_value_beside_keys_is_90001_and_no_new_one_is_made(self):
+        # Every key and the index were made with it: a new value opens
+        # none of them (and, the index gone too, would count anew).
+        self.enroll()
+        before = self.keys()
+        self.authenticate_ok()
+        self.stop_daemon()
+        auth = os.path.join(self.state, 'tpm', 'auth')
+        good = self.auth_value()
+        os.unlink(auth)
+        self.assert_store_refused('auth is missing, but')
+        self.assertFalse(os.path.exists(auth))
+
+        with open(auth, 'wb') as f:
+            f.write(good)
+        os.chmod(auth, 0o600)
+        self.start_daemon()
+        self.agent.register()
+        self.assertEqual(self.keys(), before)
+        self.authenticate_ok()
+
+    def test_lost_counter_index_beside_keys_is_90001_and_not_defined_again(self):
+        # The file store's counter file missing beside its device key: the
+        # index was undefined, or the TPM cleared (its keys gone with it).
+        # soterd does not carry on under keys that may not be this TPM's.
+        self.enroll()
+        self.keys()
+        self.authenticate_ok()
+        self.stop_daemon()
+        self.tpm2('tpm2_nvundefine', NV_INDEX)
+        self.assert_store_refused(f'The TPM has no NV index {NV_INDEX}, but')
+        self.assertFalse(self.nv_defined(), 'soterd defined its counter index again')
+
+    def test_lost_device_pub_is_made_again_with_the_same_device_key(self):
+        # device.pub is a cache: the index opened with soterd's auth value,
+        # so the TPM was not cleared, and the owner seed gives the same key.
+        self.enroll()
+        before = self.keys()
+        self.stop_daemon()
+        os.unlink(os.path.join(self.state, 'tpm', 'device.pub'))
+        self.start_daemon()
+        self.agent.register()
+        self.assertEqual(self.keys(), before)
+        self.assertTrue(os.path.exists(os.path.join(self.state, 'tpm', 'device.pub')))
+        result, sig = self.authenticate_ok()
+        self.assertTrue(self.openssl_verify(before['auth_pub'], result, sig))
 
     def test_unreachable_tpm_is_90001_not_a_silent_file_store(self):
         self.stop_daemon()
