@@ -219,10 +219,41 @@ class TestAuthentication(SoterdTestCase):
                 self.assertEqual(os.stat(os.path.join(root, name)).st_mode & 0o077, 0, name)
 
     def test_private_keys_never_reach_the_log(self):
+        import base64
+        import re
+        from cryptography.hazmat.primitives.serialization import load_der_private_key
+
         self.enroll()
         self.keys()
         self.authenticate()
-        self.assertNotIn('PRIVATE KEY', self.daemon_log())
+        log = self.daemon_log()
+        self.assertNotIn('PRIVATE KEY', log)
+        # Each private key as soterd holds it (device.pem, ask.key,
+        # auth-default.key): no line of its PEM body, nor its DER or its
+        # secret numbers in hex, in either case, may be in the log.
+        keys = 0
+        for root, _, names in os.walk(os.path.join(self.state, 'keys')):
+            for name in names:
+                with open(os.path.join(root, name)) as f:
+                    text = f.read()
+                m = re.search(r'-----BEGIN PRIVATE KEY-----\n(.*?)-----END PRIVATE KEY-----',
+                              text, re.S)
+                if m is None:
+                    continue
+                keys += 1
+                lines = m.group(1).split()
+                der = base64.b64decode(''.join(lines), validate=True)
+                numbers = load_der_private_key(der, None).private_numbers()
+                secrets = {f'{name}: PEM line {i + 1}': line
+                           for i, line in enumerate(lines) if len(line) == 64}
+                secrets[f'{name}: DER'] = der.hex()
+                for what in ('d', 'p', 'q', 'dmp1', 'dmq1', 'iqmp'):
+                    v = getattr(numbers, what)
+                    secrets[f'{name}: {what}'] = v.to_bytes((v.bit_length() + 7) // 8, 'big').hex()
+                for what, secret in secrets.items():
+                    for form in {secret, secret.upper()}:
+                        self.assertFalse(form in log, f'{what} is in soterd\'s log')
+        self.assertEqual(keys, 3, 'device.pem, ask.key and auth-default.key')
 
 
 class TestErrors(SoterdTestCase):
