@@ -103,6 +103,18 @@ soter_file_write_atomic (const char *path,
   return fsync_dir (dir, error);
 }
 
+gboolean
+soter_file_remove (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  if (g_unlink (path) < 0)
+    return set_errno_error (error, errno, "remove", path);
+  /* As a rename, an unlink is in the directory: without its sync a power
+   * loss can bring the file back (a deleted print, enrolled again). */
+  return fsync_dir (dir, error);
+}
+
 /* Makes @path and any missing parents (0700). After each mkdir the parent
  * is fsynced: the new entry is in the parent directory, and without that
  * sync a power loss can take the directory away with the files that were

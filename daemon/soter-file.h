@@ -11,6 +11,11 @@ gboolean soter_file_write_atomic (const char *path,
                                   int         mode,
                                   GError    **error);
 
+/* unlink(), then fsync of the directory: the removal is durable. The
+ * error is G_IO_ERROR_NOT_FOUND where there was no such file. */
+gboolean soter_file_remove (const char *path,
+                            GError    **error);
+
 /* mkdir -p, each new directory's entry fsynced into its parent. */
 gboolean soter_file_ensure_dir (const char *path,
                                 GError    **error);

@@ -2,10 +2,7 @@
  * one file per finger, written atomically. */
 #include "soter-prints.h"
 
-#include <errno.h>
-
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 
 #include "soter-error.h"
 #include "soter-file.h"
@@ -141,16 +138,16 @@ gboolean
 soter_prints_delete (SoterPrints *self, guint32 uid, FpFinger finger, GError **error)
 {
   g_autofree char *path = print_path (self, uid, finger);
+  g_autoptr(GError) local = NULL;
 
-  if (g_unlink (path) < 0)
+  /* Durable: a deleted print must not come back after a power loss. */
+  if (!soter_file_remove (path, &local))
     {
-      int saved = errno;
-      if (saved == ENOENT)
+      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         g_set_error (error, SOTER_ERROR, SOTER_ERROR_NOT_ENROLLED,
                      "%s is not enrolled", soter_finger_to_name (finger));
       else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                     "Could not delete %s: %s", path, g_strerror (saved));
+        g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
   return TRUE;

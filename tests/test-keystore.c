@@ -17,6 +17,7 @@
 #include "soter-file.h"
 #include "soter-keystore.h"
 #include "soter-lockout.h"
+#include "soter-prints.h"
 
 /* The directories fsync()ed while a case records them (NULL: not
  * recording), by their real path. This definition stands in for libc's
@@ -61,7 +62,7 @@ assert_synced (const char *dir)
   for (guint i = 0; i < synced_dirs->len; i++)
     if (g_str_equal (synced_dirs->pdata[i], real))
       return;
-  g_error ("%s was not fsynced after a directory was made in it", real);
+  g_error ("%s was not fsynced", real);
 }
 
 static void
@@ -235,6 +236,30 @@ test_new_directories_are_synced_into_their_parents (Fixture *fx, gconstpointer d
   g_assert_true (g_file_set_contents (abc, "", -1, NULL));
   g_assert_false (soter_file_ensure_dir (abc, &error));
   g_assert_nonnull (error);
+}
+
+/* A deleted print is gone for good: the unlink is synced into its
+ * directory, or a power loss can bring the print back. */
+static void
+test_deleted_print_is_synced_away (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (fx->dir, "prints", "1000", NULL);
+  g_autofree char *path = g_build_filename (dir, "right-index-finger", NULL);
+  SoterPrints *prints = soter_prints_new (fx->dir);
+
+  g_assert_true (soter_file_ensure_dir (dir, &error));
+  g_assert_true (g_file_set_contents (path, "a print", -1, NULL));
+  record_syncs ();
+  g_assert_true (soter_prints_delete (prints, 1000, FP_FINGER_RIGHT_INDEX, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  assert_synced (dir);
+  stop_recording ();
+  /* Not there: the caller's error, as before. */
+  g_assert_false (soter_prints_delete (prints, 1000, FP_FINGER_RIGHT_INDEX, &error));
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_NOT_ENROLLED);
+  soter_prints_free (prints);
 }
 
 static void
@@ -640,6 +665,8 @@ main (int argc, char **argv)
               test_interrupted_first_start_completes, teardown);
   g_test_add ("/file/new-directories-are-synced-into-their-parents", Fixture, NULL,
               setup_fresh, test_new_directories_are_synced_into_their_parents, teardown);
+  g_test_add ("/file/deleted-print-is-synced-away", Fixture, NULL, setup_fresh,
+              test_deleted_print_is_synced_away, teardown);
   ADD ("/keystore/key-chain-verifies", test_key_chain_verifies);
   ADD ("/keystore/apps-have-their-own-keys", test_apps_have_their_own_keys);
   ADD ("/keystore/scene-names", test_scene_names);
