@@ -2,7 +2,9 @@
  *
  * The generated Agent skeleton is exported on the client's connection;
  * soterd's calls become the "show", "update" and "close" signals, and the
- * agent's user cancels with soter_agent_cancel() (CancelPrompt).
+ * agent's user cancels with soter_agent_cancel() (CancelPrompt). Once
+ * registered, the agent watches soterd's name and registers again with each
+ * new soterd (SPEC §7).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -24,6 +26,19 @@
  * A fallback agent (as pkexec's text agent is to polkit) is used only when no
  * other agent serves the user: a command-line tool registers one for the
  * duration of its call.
+ *
+ * soterd forgets its agents when it stops. A registered agent therefore
+ * watches soterd's bus name, in the main context it was registered from:
+ * when soterd leaves the bus, #SoterAgent:registered turns %FALSE and each
+ * prompt the agent shows is closed, #SoterAgent::close being emitted with
+ * %SOTER_ERROR_INTERNAL (soterd can no longer say how the request ended), so
+ * that no prompt stays up for a request that is gone. When soterd's name has
+ * an owner again, the agent registers with it, with the same options, and
+ * #SoterAgent:registered turns %TRUE. Registering again never starts soterd:
+ * it happens only once the name has an owner, and is sent to that owner.
+ * A failure to register again is logged; the agent keeps watching, and
+ * registers with the next soterd. soter_agent_unregister_sync() and
+ * disposing of the agent stop the watch.
  */
 struct _SoterAgent
 {
@@ -32,12 +47,21 @@ struct _SoterAgent
   gboolean        fallback;
   char           *object_path;
   SoterDBusAgent *skeleton;
-  gboolean        registered;
+  gboolean        registered; /* soterd holds the registration */
+
+  /* Watching soterd's name, from the first registration until
+   * soter_agent_unregister_sync() or dispose. */
+  guint           watch_id;
+  gboolean        wanted;       /* the app registered the agent */
+  gboolean        registering;  /* the app's RegisterAgent call is out */
+  char           *owner;        /* soterd's unique name, as last seen */
+  GCancellable   *cancellable;  /* registrations made again */
+  GPtrArray      *shown;        /* request_ids of the prompts not closed yet */
 };
 
 G_DEFINE_FINAL_TYPE (SoterAgent, soter_agent, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_CLIENT, PROP_FALLBACK, PROP_OBJECT_PATH, N_PROPS };
+enum { PROP_0, PROP_CLIENT, PROP_FALLBACK, PROP_OBJECT_PATH, PROP_REGISTERED, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 enum { SIGNAL_SHOW, SIGNAL_UPDATE, SIGNAL_CLOSE, N_SIGNALS };
@@ -79,6 +103,8 @@ handle_show (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
 
   /* ShowPrompt returns at once (SPEC §7); the prompt lives on. */
   soter_dbus_agent_complete_show_prompt (skeleton, invocation);
+  if (!g_ptr_array_find_with_equal_func (self->shown, request_id, g_str_equal, NULL))
+    g_ptr_array_add (self->shown, g_strdup (request_id));
   g_signal_emit (self, signals[SIGNAL_SHOW], 0, request_id, auth_content, app_id, uid, modes);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -98,9 +124,13 @@ static gboolean
 handle_close (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
               const char *request_id, guint outcome, SoterAgent *self)
 {
+  guint i;
+
   if (!from_soterd (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   soter_dbus_agent_complete_close_prompt (skeleton, invocation);
+  if (g_ptr_array_find_with_equal_func (self->shown, request_id, g_str_equal, &i))
+    g_ptr_array_remove_index (self->shown, i);
   g_signal_emit (self, signals[SIGNAL_CLOSE], 0, request_id, outcome);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -158,17 +188,188 @@ soter_agent_get_fallback (SoterAgent *self)
   return self->fallback;
 }
 
-/* Exports the skeleton once; its method calls are dispatched in the
- * thread-default main context of the first export. */
+/**
+ * soter_agent_get_registered:
+ * @self: a #SoterAgent
+ *
+ * Whether soterd holds the agent's registration now; see
+ * #SoterAgent:registered.
+ *
+ * Returns: %TRUE while soterd shows its prompts through this agent
+ */
+gboolean
+soter_agent_get_registered (SoterAgent *self)
+{
+  g_return_val_if_fail (SOTER_IS_AGENT (self), FALSE);
+  return self->registered;
+}
+
+static void
+set_registered (SoterAgent *self, gboolean registered)
+{
+  if (self->registered == registered)
+    return;
+  self->registered = registered;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REGISTERED]);
+}
+
+static GVariant *
+registration_options (SoterAgent *self)
+{
+  GVariantBuilder options;
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (self->fallback)
+    g_variant_builder_add (&options, "{sv}", "fallback", g_variant_new_boolean (TRUE));
+  return g_variant_builder_end (&options);
+}
+
+/* ---- soterd's name ----------------------------------------------------- *
+ *
+ * The watch starts before the app's first RegisterAgent call is sent, so it
+ * sees every owner from the one that call reaches on. Its first report is
+ * the owner at that moment (or none, when the call then starts soterd); a
+ * _sync registration returns before the caller's context hears that report,
+ * so a registration whose owner is not known yet takes the next one seen. */
+
+typedef struct {
+  SoterAgent *self;  /* not a reference: the call is cancelled in dispose */
+  char       *owner; /* the soterd asked */
+} Reregistration;
+
+static void
+on_registered_again (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Reregistration *again = data;
+  SoterAgent *self = again->self;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = soter_dbus_manager_call_register_agent_with_options_finish (SOTER_DBUS_MANAGER (source),
+                                                                   res, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    ; /* unregistered, or disposed of: self may be gone */
+  else if (g_strcmp0 (self->owner, again->owner) != 0)
+    ; /* that soterd left meanwhile; the next one is asked */
+  else if (!ok)
+    g_message ("Could not register prompt agent %s with soterd %s again: %s",
+               self->object_path, again->owner, error->message);
+  else
+    {
+      g_debug ("Prompt agent %s registered again with soterd %s", self->object_path,
+               again->owner);
+      set_registered (self, TRUE);
+    }
+  g_free (again->owner);
+  g_free (again);
+}
+
+static void
+register_again (SoterAgent *self, const char *owner)
+{
+  g_autoptr(SoterDBusManager) manager = NULL;
+  g_autoptr(GError) error = NULL;
+  Reregistration *again;
+
+  /* Addressed to the owner itself, and never auto-starting: this call does
+   * not wait on the bus, and cannot be what starts soterd. */
+  manager = soter_dbus_manager_proxy_new_sync (soter_client_get_connection (self->client),
+                                               G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+                                               G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
+                                               G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                               owner, SOTER_MANAGER_PATH, NULL, &error);
+  if (manager == NULL)
+    {
+      g_message ("Could not register prompt agent %s with soterd %s again: %s",
+                 self->object_path, owner, error->message);
+      return;
+    }
+  again = g_new0 (Reregistration, 1);
+  again->self = self;
+  again->owner = g_strdup (owner);
+  soter_dbus_manager_call_register_agent_with_options (manager, self->object_path,
+                                                       registration_options (self),
+                                                       self->cancellable, on_registered_again,
+                                                       again);
+}
+
+static void
+on_soterd_appeared (GDBusConnection *connection, const char *name, const char *owner,
+                    gpointer data)
+{
+  SoterAgent *self = data;
+  gboolean unknown = self->owner == NULL;
+  gboolean same = g_strcmp0 (self->owner, owner) == 0;
+
+  g_free (self->owner);
+  self->owner = g_strdup (owner);
+  /* While the app's own call is out, its reply says how it went. */
+  if (!self->wanted || self->registering)
+    return;
+  /* The soterd a _sync registration reached, or the one registered with. */
+  if (self->registered && (unknown || same))
+    return;
+  set_registered (self, FALSE);
+  register_again (self, owner);
+}
+
+static void
+on_soterd_vanished (GDBusConnection *connection, const char *name, gpointer data)
+{
+  SoterAgent *self = data;
+  g_autoptr(GPtrArray) shown = NULL;
+
+  /* Not a soterd the agent knew of: the first report, before the
+   * registration that started soterd. */
+  if (self->owner == NULL)
+    return;
+  g_clear_pointer (&self->owner, g_free);
+  if (!self->wanted)
+    return;
+  set_registered (self, FALSE);
+  /* No ClosePrompt can come now: take down what this soterd showed. */
+  shown = g_steal_pointer (&self->shown);
+  self->shown = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < shown->len; i++)
+    g_signal_emit (self, signals[SIGNAL_CLOSE], 0, shown->pdata[i], SOTER_ERROR_INTERNAL);
+}
+
+static void
+stop_watching (SoterAgent *self)
+{
+  self->wanted = FALSE;
+  if (self->watch_id != 0)
+    g_bus_unwatch_name (self->watch_id);
+  self->watch_id = 0;
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->owner, g_free);
+  g_ptr_array_set_size (self->shown, 0);
+}
+
+/* Exports the skeleton once, and starts watching soterd's name; soterd's
+ * calls and the watch are dispatched in the thread-default main context of
+ * the first export. */
 static gboolean
 export (SoterAgent *self, GError **error)
 {
   GDBusInterfaceSkeleton *skeleton = G_DBUS_INTERFACE_SKELETON (self->skeleton);
   GDBusConnection *connection = soter_client_get_connection (self->client);
 
-  if (g_dbus_interface_skeleton_has_connection (skeleton, connection))
-    return TRUE;
-  return g_dbus_interface_skeleton_export (skeleton, connection, self->object_path, error);
+  if (!g_dbus_interface_skeleton_has_connection (skeleton, connection) &&
+      !g_dbus_interface_skeleton_export (skeleton, connection, self->object_path, error))
+    return FALSE;
+  if (self->watch_id == 0)
+    {
+      self->cancellable = g_cancellable_new ();
+      /* No G_BUS_NAME_WATCHER_FLAGS_AUTO_START: watching starts nothing. */
+      self->watch_id = g_bus_watch_name_on_connection (connection, SOTER_BUS_NAME,
+                                                       G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                       on_soterd_appeared, on_soterd_vanished,
+                                                       self, NULL);
+    }
+  return TRUE;
 }
 
 static void
@@ -178,14 +379,22 @@ on_registered (GObject *source, GAsyncResult *res, gpointer data)
   SoterAgent *self = g_task_get_source_object (task);
   GError *error = NULL;
 
+  self->registering = FALSE;
   if (!soter_dbus_manager_call_register_agent_with_options_finish (SOTER_DBUS_MANAGER (source),
                                                                    res, &error))
     {
-      g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+      /* A first registration leaves nothing behind; an agent registered
+       * before keeps waiting for soterd. */
+      if (!self->wanted)
+        {
+          stop_watching (self);
+          g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+        }
       g_task_return_error (task, soter_strip_dbus_error (error));
       return;
     }
-  self->registered = TRUE;
+  self->wanted = TRUE;
+  set_registered (self, TRUE);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -196,17 +405,17 @@ on_registered (GObject *source, GAsyncResult *res, gpointer data)
  * @callback: called when soterd has registered the agent
  * @user_data: data for @callback
  *
- * Exports the agent on the client's connection and registers it with soterd.
- * The agent's signals are emitted in the thread-default main context of this
- * call. soterd forgets the agent when it leaves the bus, or restarts: an
- * agent that lives long registers again when soterd's name reappears.
+ * Exports the agent on the client's connection and registers it with soterd
+ * (which D-Bus starts if need be). The agent's signals are emitted in the
+ * thread-default main context of this call. From then on the agent watches
+ * soterd's bus name and registers again with each new soterd, until
+ * soter_agent_unregister_sync() (see #SoterAgent).
  */
 void
 soter_agent_register (SoterAgent *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                       gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
-  GVariantBuilder options;
   GError *error = NULL;
 
   g_return_if_fail (SOTER_IS_AGENT (self));
@@ -223,12 +432,10 @@ soter_agent_register (SoterAgent *self, GCancellable *cancellable, GAsyncReadyCa
       g_task_return_error (task, error);
       return;
     }
-  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  if (self->fallback)
-    g_variant_builder_add (&options, "{sv}", "fallback", g_variant_new_boolean (TRUE));
+  self->registering = TRUE;
   soter_dbus_manager_call_register_agent_with_options (soter_client_get_proxy (self->client),
                                                        self->object_path,
-                                                       g_variant_builder_end (&options),
+                                                       registration_options (self),
                                                        cancellable, on_registered,
                                                        g_object_ref (task));
 }
@@ -285,8 +492,9 @@ soter_agent_register_sync (SoterAgent *self, GCancellable *cancellable, GError *
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Unregisters the agent and stops exporting it. (Disposing of the agent, or
- * leaving the bus, does the same without a round trip.)
+ * Unregisters the agent, stops exporting it and stops watching soterd's
+ * name. (Disposing of the agent, or leaving the bus, does the same without a
+ * round trip.)
  *
  * Returns: %TRUE when soterd has forgotten the agent
  */
@@ -296,10 +504,14 @@ soter_agent_unregister_sync (SoterAgent *self, GCancellable *cancellable, GError
   gboolean ok;
 
   g_return_val_if_fail (SOTER_IS_AGENT (self), FALSE);
+  if (!self->wanted && !self->registered)
+    return TRUE;
+  stop_watching (self);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+  /* Lost with a soterd that left: nothing to tell (nor to start) soterd. */
   if (!self->registered)
     return TRUE;
-  self->registered = FALSE;
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+  set_registered (self, FALSE);
   ok = soter_dbus_manager_call_unregister_agent_sync (soter_client_get_proxy (self->client),
                                                       self->object_path, cancellable, error);
   if (!ok && error != NULL)
@@ -401,6 +613,9 @@ soter_agent_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_OBJECT_PATH:
       g_value_set_string (value, self->object_path);
       break;
+    case PROP_REGISTERED:
+      g_value_set_boolean (value, self->registered);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -430,6 +645,7 @@ soter_agent_dispose (GObject *object)
 {
   SoterAgent *self = SOTER_AGENT (object);
 
+  stop_watching (self);
   /* Unexporting is enough: soterd's next call fails, and it moves on. A
    * round trip here could block a dispose. */
   if (self->skeleton != NULL &&
@@ -450,7 +666,10 @@ soter_agent_dispose (GObject *object)
 static void
 soter_agent_finalize (GObject *object)
 {
-  g_free (SOTER_AGENT (object)->object_path);
+  SoterAgent *self = SOTER_AGENT (object);
+
+  g_ptr_array_unref (self->shown);
+  g_free (self->object_path);
   G_OBJECT_CLASS (soter_agent_parent_class)->finalize (object);
 }
 
@@ -490,6 +709,19 @@ soter_agent_class_init (SoterAgentClass *klass)
   props[PROP_OBJECT_PATH] = g_param_spec_string ("object-path", NULL, "The agent's object path",
                                                  NULL,
                                                  G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * SoterAgent:registered:
+   *
+   * Whether soterd holds the agent's registration: %TRUE once
+   * soter_agent_register() succeeded, %FALSE while soterd is gone (it left
+   * the bus, or is restarting) until the agent has registered with the new
+   * soterd, and after soter_agent_unregister_sync(). A UI can tell from it
+   * whether prompts can reach it.
+   */
+  props[PROP_REGISTERED] = g_param_spec_boolean ("registered", NULL,
+                                                 "Whether soterd holds the registration", FALSE,
+                                                 G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                                                 G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /**
@@ -524,7 +756,9 @@ soter_agent_class_init (SoterAgentClass *klass)
    * @request_id: the request
    * @outcome: the request's err_code: 0 on success, else a #SoterError value
    *
-   * The request ended: take the prompt down.
+   * The request ended: take the prompt down. When soterd leaves the bus
+   * while the prompt is shown, the agent emits this itself, with
+   * %SOTER_ERROR_INTERNAL.
    */
   signals[SIGNAL_CLOSE] =
     g_signal_new ("close", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -539,6 +773,7 @@ soter_agent_init (SoterAgent *self)
   self->object_path = g_strdup_printf ("/io/github/soterd/Soter1/Agent/a%u",
                                        g_atomic_int_add (&next_id, 1));
   self->skeleton = soter_dbus_agent_skeleton_new ();
+  self->shown = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (self->skeleton, "handle-show-prompt", G_CALLBACK (handle_show), self);
   g_signal_connect (self->skeleton, "handle-update-prompt", G_CALLBACK (handle_update), self);
   g_signal_connect (self->skeleton, "handle-close-prompt", G_CALLBACK (handle_close), self);

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 
 #include <soter/soter.h>
 
@@ -479,21 +480,90 @@ test_agent_registration (void)
   g_assert_true (soter_agent_get_fallback (agent));
   g_assert_true (soter_agent_get_client (agent) == client);
   g_assert_true (g_variant_is_object_path (soter_agent_get_object_path (agent)));
+  g_assert_false (soter_agent_get_registered (agent));
   g_assert_true (soter_agent_register_sync (agent, NULL, &error));
   g_assert_no_error (error);
+  g_assert_true (soter_agent_get_registered (agent));
   /* Registering twice is harmless. */
   g_assert_true (soter_agent_register_sync (agent, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (soter_agent_unregister_sync (agent, NULL, &error));
   g_assert_no_error (error);
+  g_assert_false (soter_agent_get_registered (agent));
   /* A prompt this agent does not show cannot be cancelled by it. */
   g_assert_false (soter_agent_cancel_sync (agent, "no-such-request", NULL, &error));
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED);
 }
 
+/* ---- `test-client --agent [fallback]`: a long-lived agent process ------ *
+ *
+ * A SoterAgent that lives across soterd restarts, for test_libsoter.py to
+ * restart soterd under: one line on standard output per event ("ready",
+ * "registered"/"unregistered" as its registered property changes,
+ * "show ID", "close ID OUTCOME"; g_print flushes each). It runs until
+ * standard input closes. */
+
+static void
+on_agent_show (SoterAgent *agent, const char *request_id, const char *auth_content,
+               const char *app_id, guint uid, char **modes, gpointer data)
+{
+  g_print ("show %s\n", request_id);
+}
+
+static void
+on_agent_close (SoterAgent *agent, const char *request_id, guint outcome, gpointer data)
+{
+  g_print ("close %s %u\n", request_id, outcome);
+}
+
+static void
+on_agent_registered (SoterAgent *agent, GParamSpec *pspec, gpointer data)
+{
+  gboolean registered = FALSE;
+
+  g_object_get (agent, "registered", &registered, NULL);
+  g_print ("%s\n", registered ? "registered" : "unregistered");
+}
+
+static gboolean
+on_stdin (int fd, GIOCondition condition, gpointer data)
+{
+  char buf[64];
+
+  if (read (fd, buf, sizeof buf) > 0)
+    return G_SOURCE_CONTINUE;
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+run_agent (gboolean fallback)
+{
+  g_autoptr(SoterClient) client = client_new ();
+  g_autoptr(SoterAgent) agent = soter_agent_new (client, fallback);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (agent, "show", G_CALLBACK (on_agent_show), NULL);
+  g_signal_connect (agent, "close", G_CALLBACK (on_agent_close), NULL);
+  if (!soter_agent_register_sync (agent, NULL, &error))
+    {
+      g_print ("error %s\n", error->message);
+      return 1;
+    }
+  g_print ("ready\n");
+  g_signal_connect (agent, "notify::registered", G_CALLBACK (on_agent_registered), NULL);
+  g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP, on_stdin, loop);
+  g_main_loop_run (loop);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc >= 2 && g_str_equal (argv[1], "--agent"))
+    return run_agent (argc >= 3 && g_str_equal (argv[2], "fallback"));
+
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/client/properties-and-support", test_properties_and_support);
   g_test_add_func ("/client/enroll-list-is-enrolled-delete", test_enroll_list_is_enrolled_delete);

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """libsoter against a running soterd on a private bus: the C API (each case
 of test-client, run as its own test) and the same library through PyGObject,
-from Debian's /usr/bin/python3 with the typelib from the build tree."""
+from Debian's /usr/bin/python3 with the typelib from the build tree; and
+prompt agents that outlive a soterd restart."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -170,6 +172,134 @@ class TestPyGObject(SoterdTestCase):
             other.call_finish(box[0])
         self.assertIn('AccessDenied', cm.exception.message)
         self.assertEqual(self.shown, [])
+
+
+class AgentProcess:
+    """A prompt agent in a process of its own, kept running while soterd
+    restarts: its standard output, line by line, as the main loop reads it."""
+
+    def __init__(self, test, argv, env, stop_signal=None):
+        self.stop_signal = stop_signal  # else closing standard input stops it
+        self.errors = open(os.path.join(test.tmp, 'agent.err'), 'w+')
+        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.errors)
+        self.lines = []
+        self.next = 0  # expect() looks from here on: lines are taken in order
+        self.eof = False
+        self._partial = b''
+        self._watch = GLib.io_add_watch(self.proc.stdout.fileno(), GLib.PRIORITY_DEFAULT,
+                                        GLib.IO_IN | GLib.IO_HUP, self._on_output)
+        test.addCleanup(self.kill)
+
+    def _on_output(self, fd, condition):
+        data = os.read(fd, 4096)
+        if not data:
+            self.eof = True
+            self._watch = None
+            return GLib.SOURCE_REMOVE
+        *lines, self._partial = (self._partial + data).split(b'\n')
+        self.lines += [line.decode() for line in lines]
+        return GLib.SOURCE_CONTINUE
+
+    def _find(self, text):
+        for i in range(self.next, len(self.lines)):
+            if text in self.lines[i]:
+                return i
+        if self.eof:
+            self.errors.seek(0)
+            raise AssertionError(f'the agent exited before saying "{text}": {self.lines}\n'
+                                 f'{self.errors.read()}')
+        return None
+
+    def expect(self, text):
+        """Waits for a line holding @text after the last one expected."""
+        wait_until(lambda: self._find(text) is not None, f'"{text}" from the agent')
+        i = self._find(text)
+        self.next = i + 1
+        return self.lines[i]
+
+    def stop(self):
+        if self.stop_signal is None:
+            self.proc.stdin.close()
+        else:
+            self.proc.send_signal(self.stop_signal)
+        rc = self.proc.wait(timeout=DEADLINE)
+        self.errors.seek(0)
+        return rc, self.errors.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self._watch is not None:
+            GLib.source_remove(self._watch)
+        self.proc.stdout.close()
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        self.errors.close()
+
+
+class TestAgentsAcrossRestarts(SoterdTestCase):
+    """Agents watch soterd's name and register again when soterd returns
+    (SPEC §7). Each agent here is a process of its own that nothing but
+    itself registers again: the harness's agent (which restart_daemon()
+    would register again) stays unregistered."""
+    with_agent = False
+
+    def c_agent(self, *args):
+        return AgentProcess(self, [*CLIENT_WRAPPER, TEST_CLIENT, '--agent', *args],
+                            child_env(G_DEBUG='fatal-criticals'))
+
+    def restart(self):
+        self.assertEqual(self.stop_daemon(), 0)
+        self.start_daemon()
+
+    def authenticate_through(self, agent, challenge):
+        """An authentication the agent process shows; returns soterd's reply."""
+        call = self.start_auth(challenge)
+        request_id = agent.expect('show ').split()[1]
+        self.reader('SCAN finger-1')
+        reply = call.wait()
+        agent.expect(f'close {request_id} 0')
+        return reply
+
+    def assert_stops_cleanly(self, agent):
+        rc, errors = agent.stop()
+        self.assertEqual(rc, 0, errors)
+
+    def test_soter_agent_registers_again_with_its_options(self):
+        self.enroll()
+        agent = self.c_agent('fallback')
+        agent.expect('ready')
+        self.restart()
+        # The registered property drops when soterd leaves, and comes back
+        # once the agent has registered with the new soterd on its own.
+        agent.expect('unregistered')
+        agent.expect('registered')
+        # As a fallback agent again: soterd logged both registrations so.
+        self.assertEqual(len(re.findall(r'Prompt agent \S+ registered .*\(fallback\)',
+                                        self.daemon_log())), 2, self.daemon_log())
+        mode, _json, _sig, code, msg = self.authenticate_through(agent, 'after-restart')
+        self.assertEqual((code, mode), (0, 'fingerPrint'), msg)
+        self.assert_stops_cleanly(agent)
+
+    def test_a_prompt_shown_when_soterd_dies_is_closed_with_90007(self):
+        self.enroll()
+        agent = self.c_agent()
+        agent.expect('ready')
+        call = self.start_auth('before-the-crash')
+        request_id = agent.expect('show ').split()[1]
+        # Killed, soterd never sends ClosePrompt: the agent closes the prompt itself.
+        self.daemon.kill()
+        self.daemon.wait(timeout=DEADLINE)
+        self.daemon = None
+        agent.expect(f'close {request_id} 90007')
+        with self.assertRaises(GLib.Error):
+            call.wait()
+        self.start_daemon()
+        agent.expect('registered')
+        self.assertEqual(self.authenticate_through(agent, 'after-the-crash')[3], 0)
+        self.assert_stops_cleanly(agent)
 
 
 class TestLibrary(SoterdTestCase):

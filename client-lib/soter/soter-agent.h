@@ -23,6 +23,7 @@ SoterAgent *soter_agent_new (SoterClient *client,
 SoterClient *soter_agent_get_client (SoterAgent *self);
 const char  *soter_agent_get_object_path (SoterAgent *self);
 gboolean     soter_agent_get_fallback (SoterAgent *self);
+gboolean     soter_agent_get_registered (SoterAgent *self);
 
 gboolean soter_agent_register_sync (SoterAgent    *self,
                                     GCancellable  *cancellable,
