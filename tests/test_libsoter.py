@@ -2,10 +2,12 @@
 """libsoter against a running soterd on a private bus: the C API (each case
 of test-client, run as its own test) and the same library through PyGObject,
 from Debian's /usr/bin/python3 with the typelib from the build tree; and
-prompt agents that outlive a soterd restart."""
+prompt agents (libsoter's SoterAgent, agents/soter-text-agent) that outlive
+a soterd restart."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -23,6 +25,7 @@ from gi.repository import Gio, GLib, Soter  # noqa: E402
 TEST_CLIENT = os.environ.get('SOTER_TEST_CLIENT',
                              os.path.join(os.path.dirname(__file__), '..', 'build', 'tests',
                                           'test-client'))
+TEXT_AGENT = os.path.join(os.path.dirname(__file__), '..', 'agents', 'soter-text-agent')
 LIBSOTER = os.environ.get('LIBSOTER', os.path.join(os.path.dirname(__file__), '..', 'build',
                                                    'client-lib', 'libsoter.so'))
 
@@ -299,6 +302,22 @@ class TestAgentsAcrossRestarts(SoterdTestCase):
         self.start_daemon()
         agent.expect('registered')
         self.assertEqual(self.authenticate_through(agent, 'after-the-crash')[3], 0)
+        self.assert_stops_cleanly(agent)
+
+    def test_text_agent_registers_again(self):
+        self.enroll()
+        # The text agent is Python without libsoter: the harness's own
+        # environment (under ASan, the runtime preloaded without leak checks).
+        agent = AgentProcess(self, [sys.executable, TEXT_AGENT, '--address', self.bus_address],
+                             dict(os.environ), stop_signal=signal.SIGTERM)
+        agent.expect('registered; waiting for authentication requests')
+        self.restart()
+        agent.expect('soterd restarted; registered again')
+        call = self.start_auth('after-restart')
+        agent.expect('Touch the fingerprint reader')
+        self.reader('SCAN finger-1')
+        self.assertEqual(call.wait()[3], 0)
+        agent.expect('request confirmed')
         self.assert_stops_cleanly(agent)
 
 
