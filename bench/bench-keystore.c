@@ -160,8 +160,8 @@ measure (const SoterKeystoreOptions *options, guint n, Figures *f)
 int
 main (int argc, char **argv)
 {
-  SoterKeystoreOptions file = { SOTER_KEYSTORE_KIND_FILE, NULL, 0 };
-  SoterKeystoreOptions tpm = { SOTER_KEYSTORE_KIND_TPM, NULL, SOTER_KEYSTORE_DEFAULT_NV_INDEX };
+  SoterKeystoreOptions file = { SOTER_KEYSTORE_KIND_FILE, NULL, 0, 0 };
+  SoterKeystoreOptions tpm = { SOTER_KEYSTORE_KIND_TPM, NULL, SOTER_KEYSTORE_DEFAULT_NV_INDEX, 0 };
   Figures ff, tf;
   guint n;
 

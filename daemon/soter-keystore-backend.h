@@ -49,6 +49,12 @@ struct _SoterKeystoreBackendClass
                              GError              **error);
   SoterKey *(*generate)     (SoterKeystoreBackend *self,
                              GError              **error);
+  /* Whether generate() may run outside the key store's lock, beside the
+   * other operations, so that one app's new key (RSA key generation takes
+   * a while) does not hold up other callers' signatures: TRUE for the file
+   * store (OpenSSL is thread-safe). The TPM store's one ESYS context, and
+   * the TPM itself, do one command at a time. */
+  gboolean  generate_is_thread_safe;
   /* A key from the text of its file (lines it does not know are skipped),
    * and that text. */
   SoterKey *(*parse)        (SoterKeystoreBackend *self,

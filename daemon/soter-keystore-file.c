@@ -318,6 +318,7 @@ soter_keystore_file_class_init (SoterKeystoreFileClass *klass)
   G_OBJECT_CLASS (klass)->finalize = soter_keystore_file_finalize;
   backend_class->device_key = file_device_key;
   backend_class->generate = file_generate;
+  backend_class->generate_is_thread_safe = TRUE;
   backend_class->parse = file_parse;
   backend_class->serialize = file_serialize;
   backend_class->sign = file_sign;

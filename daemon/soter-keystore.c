@@ -45,7 +45,11 @@ struct _SoterKeystore
   char    *keys_dir;
   char    *device_pub_pem;
   char    *cpu_id;
+  guint    max_scenes;
   GRecMutex lock;
+  GMutex   making_lock;  /* guards making: paths whose key is being made */
+  GCond    made;
+  GHashTable *making;
   guint    jobs;      /* in a worker thread, until their callback has run */
 };
 
@@ -88,6 +92,7 @@ spki_sha256_hex (EVP_PKEY *pkey)
 static char *
 sign (SoterKeystore *self, SoterKey *key, const char *data, gsize len, GError **error)
 {
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(GByteArray) sig = g_byte_array_new ();
 
   if (!BACKEND_GET_CLASS (self)->sign (self->backend, key, data, len, sig, error))
@@ -172,44 +177,136 @@ soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError *
   return BACKEND_GET_CLASS (self)->next_counter (self->backend, out_counter, error);
 }
 
+static SoterKey *commit_new_key (SoterKeystore *self, const char *path, SoterKey *new_key,
+                                 SoterKey *parent, guint32 uid, gboolean scene,
+                                 char **out_json, char **out_sig, GError **error);
+
+/* Whether @dir may hold one more auth key (scene): at most max_scenes. */
+static gboolean
+room_for_scene (SoterKeystore *self, const char *dir, GError **error)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, "auth-") && g_str_has_suffix (name, ".key"))
+      n++;
+  if (n < self->max_scenes)
+    return TRUE;
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+               "An app may have at most %u scenes (MaxScenes)", self->max_scenes);
+  return FALSE;
+}
+
+static SoterKey *
+generate (SoterKeystore *self, GError **error)
+{
+  if (BACKEND_GET_CLASS (self)->generate_is_thread_safe)
+    return BACKEND_GET_CLASS (self)->generate (self->backend, error);
+  {
+    G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+    return BACKEND_GET_CLASS (self)->generate (self->backend, error);
+  }
+}
+
+static SoterKey *
+load_key_file_locked (SoterKeystore *self, const char *path, char **out_json, char **out_sig,
+                      GError **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+
+  return load_key_file (self, path, out_json, out_sig, error);
+}
+
 /* Loads a signed key, or makes it: a fresh key, its key_json with the next
- * counter value, signed by @parent. */
+ * counter value, signed by @parent. A @scene key counts against MaxScenes.
+ * Called without the lock: the key is generated outside it (where the back
+ * end allows), so other callers' signatures go on meanwhile; the counter,
+ * the signature and the file are one locked step. */
 static SoterKey *
 load_or_create_signed_key (SoterKeystore *self,
                            const char    *path,
                            SoterKey      *parent,
                            guint32        uid,
+                           gboolean       scene,
                            char         **out_json,
                            char         **out_sig,
                            GError       **error)
 {
   g_autoptr(SoterKey) key = NULL;
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  {
+    G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+
+    if (g_file_test (path, G_FILE_TEST_EXISTS))
+      return load_key_file (self, path, out_json, out_sig, error);
+    if (parent == NULL)
+      {
+        g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "No parent key for %s", path);
+        return NULL;
+      }
+    if (!soter_file_ensure_dir (dir, error) || (scene && !room_for_scene (self, dir, error)))
+      return NULL;
+  }
+
+  /* One thread makes a given key; others that need it wait for it (and
+   * then load it), not for every other key being made. */
+  g_mutex_lock (&self->making_lock);
+  while (g_hash_table_contains (self->making, path))
+    g_cond_wait (&self->made, &self->making_lock);
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_mutex_unlock (&self->making_lock);
+      return load_key_file_locked (self, path, out_json, out_sig, error);
+    }
+  g_hash_table_add (self->making, g_strdup (path));
+  g_mutex_unlock (&self->making_lock);
+
+  g_debug ("Making a key for %s", path);
+  key = generate (self, error);
+  if (key != NULL)
+    key = commit_new_key (self, path, g_steal_pointer (&key), parent, uid, scene, out_json,
+                          out_sig, error);
+
+  g_mutex_lock (&self->making_lock);
+  g_hash_table_remove (self->making, path);
+  g_cond_broadcast (&self->made);
+  g_mutex_unlock (&self->making_lock);
+  return g_steal_pointer (&key);
+}
+
+/* The new key's key_json (with the next counter value), its parent's
+ * signature and its file: one locked step. */
+static SoterKey *
+commit_new_key (SoterKeystore *self,
+                const char    *path,
+                SoterKey      *new_key,
+                SoterKey      *parent,
+                guint32        uid,
+                gboolean       scene,
+                char         **out_json,
+                char         **out_sig,
+                GError       **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  g_autoptr(SoterKey) key = new_key;
   g_autofree char *pem = NULL;
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
-  g_autofree char *dir = NULL;
+  g_autofree char *dir = g_path_get_dirname (path);
   guint64 counter;
 
-  if (g_file_test (path, G_FILE_TEST_EXISTS))
-    return load_key_file (self, path, out_json, out_sig, error);
-
-  if (parent == NULL)
-    {
-      g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "No parent key for %s", path);
-      return NULL;
-    }
-  dir = g_path_get_dirname (path);
-  if (!soter_file_ensure_dir (dir, error))
-    return NULL;
-  key = BACKEND_GET_CLASS (self)->generate (self->backend, error);
-  if (key == NULL)
-    return NULL;
   pem = public_pem (key->pkey);
   if (pem == NULL)
     {
       soter_keystore_openssl_error (error, "Could not encode a public key");
       return NULL;
     }
+
+  if (scene && !room_for_scene (self, dir, error))
+    return NULL;
   if (!soter_keystore_next_counter (self, &counter, error))
     return NULL;
   json = soter_key_json_build (pem, self->cpu_id, counter, uid);
@@ -222,38 +319,77 @@ load_or_create_signed_key (SoterKeystore *self,
   return g_steal_pointer (&key);
 }
 
-static char *
-app_dir (SoterKeystore *self, const char *app)
+/* "<uid>" or "<uid>-<application id>": the only names an app directory may
+ * have, so that no name can reach outside keys/apps/. */
+static gboolean
+is_app_name (const char *app)
 {
-  return g_build_filename (self->keys_dir, "apps", app, NULL);
+  g_autofree char *uid_part = NULL;
+  const char *dash;
+  guint64 uid;
+
+  if (app == NULL || strchr (app, '/') != NULL)
+    return FALSE;
+  dash = strchr (app, '-');
+  uid_part = dash ? g_strndup (app, (gsize) (dash - app)) : g_strdup (app);
+  if (!g_ascii_string_to_unsigned (uid_part, 10, 0, G_MAXUINT32, &uid, NULL))
+    return FALSE;
+  return dash == NULL || g_application_id_is_valid (dash + 1);
+}
+
+static char *
+app_dir (SoterKeystore *self, const char *app, GError **error)
+{
+  g_autofree char *apps = g_build_filename (self->keys_dir, "apps", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *parent = NULL;
+
+  if (!is_app_name (app))
+    {
+      g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "not a valid app: %s", app);
+      return NULL;
+    }
+  dir = g_build_filename (apps, app, NULL);
+  parent = g_path_get_dirname (dir);
+  /* By construction; checked all the same, as a key path. */
+  g_assert (g_str_equal (parent, apps));
+  return g_steal_pointer (&dir);
 }
 
 static SoterKey *
 load_app_key (SoterKeystore *self, const char *app, guint32 uid,
               char **out_json, char **out_sig, GError **error)
 {
-  g_autofree char *dir = app_dir (self, app);
-  g_autofree char *path = g_build_filename (dir, "ask.key", NULL);
+  g_autofree char *dir = app_dir (self, app, error);
+  g_autofree char *path = NULL;
   g_autoptr(SoterKey) device = NULL;
 
+  if (dir == NULL)
+    return NULL;
+  path = g_build_filename (dir, "ask.key", NULL);
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
+      G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+
       device = BACKEND_GET_CLASS (self)->device_key (self->backend, error);
       if (device == NULL)
         return NULL;
     }
-  return load_or_create_signed_key (self, path, device, uid, out_json, out_sig, error);
+  return load_or_create_signed_key (self, path, device, uid, FALSE, out_json, out_sig, error);
 }
 
 static SoterKey *
 load_auth_key (SoterKeystore *self, const char *app, guint32 uid, const char *scene,
                char **out_json, char **out_sig, GError **error)
 {
-  g_autofree char *dir = app_dir (self, app);
+  g_autofree char *dir = app_dir (self, app, error);
   g_autofree char *name = g_strdup_printf ("auth-%s.key", scene);
-  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *path = NULL;
   g_autoptr(SoterKey) ask = NULL;
 
+  if (dir == NULL)
+    return NULL;
+  path = g_build_filename (dir, name, NULL);
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_autofree char *ask_json = NULL;
@@ -263,14 +399,13 @@ load_auth_key (SoterKeystore *self, const char *app, guint32 uid, const char *sc
       if (ask == NULL)
         return NULL;
     }
-  return load_or_create_signed_key (self, path, ask, uid, out_json, out_sig, error);
+  return load_or_create_signed_key (self, path, ask, uid, TRUE, out_json, out_sig, error);
 }
 
 gboolean
 soter_keystore_get_app_key (SoterKeystore *self, const char *app, guint32 uid,
                             char **out_key_json, char **out_signature, GError **error)
 {
-  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(SoterKey) key = load_app_key (self, app, uid, out_key_json, out_signature, error);
   return key != NULL;
 }
@@ -280,7 +415,6 @@ soter_keystore_get_auth_key (SoterKeystore *self, const char *app, guint32 uid,
                              const char *scene, char **out_key_json,
                              char **out_signature, GError **error)
 {
-  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autoptr(SoterKey) key = NULL;
 
   if (!soter_keystore_check_scene (scene, error))
@@ -293,7 +427,6 @@ char *
 soter_keystore_sign (SoterKeystore *self, const char *app, guint32 uid,
                      const char *scene, const char *data, gsize len, GError **error)
 {
-  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   g_autofree char *json = NULL;
   g_autofree char *sig = NULL;
   g_autoptr(SoterKey) key = NULL;
@@ -449,7 +582,6 @@ static void
 load_auth_key_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   SoterKeystore *self = source;
-  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
   Job *job = data;
   GError *error = NULL;
   g_autofree char *key_json = NULL;
@@ -552,9 +684,12 @@ soter_keystore_sign_result_finish (SoterKeystore *self, GAsyncResult *result,
 char *
 soter_keystore_app_name (guint32 uid, const char *flatpak_id)
 {
-  if (flatpak_id != NULL && *flatpak_id != '\0')
-    return g_strdup_printf ("%u-%s", uid, flatpak_id);
-  return g_strdup_printf ("%u", uid);
+  if (flatpak_id == NULL)
+    return g_strdup_printf ("%u", uid);
+  /* The caller's identification checked it already; a key path depends on it. */
+  if (!g_application_id_is_valid (flatpak_id))
+    return NULL;
+  return g_strdup_printf ("%u-%s", uid, flatpak_id);
 }
 
 gboolean
@@ -678,12 +813,14 @@ SoterKeystore *
 soter_keystore_new (const char *state_dir, const SoterKeystoreOptions *options,
                     GError **error)
 {
-  static const SoterKeystoreOptions file_store = { SOTER_KEYSTORE_KIND_FILE, NULL, 0 };
+  static const SoterKeystoreOptions file_store = { SOTER_KEYSTORE_KIND_FILE, NULL, 0, 0 };
   g_autoptr(SoterKeystore) self = g_object_new (SOTER_TYPE_KEYSTORE, NULL);
   g_autoptr(SoterKey) device = NULL;
 
-  self->backend = open_backend (state_dir, options ? options : &file_store, &self->keys_dir,
-                                error);
+  if (options == NULL)
+    options = &file_store;
+  self->max_scenes = options->max_scenes ? options->max_scenes : SOTER_KEYSTORE_DEFAULT_MAX_SCENES;
+  self->backend = open_backend (state_dir, options, &self->keys_dir, error);
   if (self->backend == NULL)
     return NULL;
   device = BACKEND_GET_CLASS (self)->device_key (self->backend, error);
@@ -711,6 +848,9 @@ soter_keystore_finalize (GObject *object)
   g_free (self->device_pub_pem);
   g_free (self->cpu_id);
   g_rec_mutex_clear (&self->lock);
+  g_mutex_clear (&self->making_lock);
+  g_cond_clear (&self->made);
+  g_hash_table_unref (self->making);
   G_OBJECT_CLASS (soter_keystore_parent_class)->finalize (object);
 }
 
@@ -724,4 +864,7 @@ static void
 soter_keystore_init (SoterKeystore *self)
 {
   g_rec_mutex_init (&self->lock);
+  g_mutex_init (&self->making_lock);
+  g_cond_init (&self->made);
+  self->making = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }

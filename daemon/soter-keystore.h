@@ -28,10 +28,14 @@ typedef enum {
   SOTER_KEYSTORE_KIND_TPM,
 } SoterKeystoreKind;
 
+/* Auth keys (scenes) an app may have, the default one included. */
+#define SOTER_KEYSTORE_DEFAULT_MAX_SCENES 16
+
 typedef struct {
   SoterKeystoreKind kind;
   const char       *tpm_tcti;
   guint32           tpm_nv_index;
+  guint             max_scenes;   /* 0: the default */
 } SoterKeystoreOptions;
 
 /* @options NULL: the file store. */
@@ -50,7 +54,9 @@ gboolean soter_keystore_next_counter (SoterKeystore *self,
                                       guint64       *out_counter,
                                       GError       **error);
 
-/* An app is "<uid>" or "<uid>-<flatpak app id>": see soter_keystore_app_name(). */
+/* An app is "<uid>" or "<uid>-<flatpak app id>"; NULL when @flatpak_id is
+ * not a valid application id. Every key path is built from these checked
+ * components and stays under keys/apps/. */
 char    *soter_keystore_app_name (guint32     uid,
                                   const char *flatpak_id);
 gboolean soter_keystore_check_scene (const char *scene,
