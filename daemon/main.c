@@ -163,6 +163,7 @@ main (int argc, char **argv)
                                              d.context.config.key_store,
                                              d.context.config.tpm_tcti,
                                              d.context.config.tpm_nv_index,
+                                             d.context.config.max_scenes,
                                            },
                                            &error);
   if (d.context.keystore == NULL)
@@ -179,8 +180,10 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
   d.context.prints = soter_prints_new (state_dir);
-  d.context.reader = soter_reader_new ();
+  d.context.reader = soter_reader_new (d.context.config.queue_length);
   d.context.agents = soter_agents_new (d.context.connection);
+  d.context.authenticating = g_hash_table_new (NULL, NULL);
+  d.context.enrolling = g_hash_table_new (NULL, NULL);
   if (soter_reader_get_device (d.context.reader) == NULL)
     g_message ("No fingerprint reader found");
 
@@ -213,6 +216,8 @@ main (int argc, char **argv)
     g_main_context_iteration (NULL, TRUE);
   g_clear_object (&d.manager);
   g_clear_object (&d.context.agents);
+  g_clear_pointer (&d.context.authenticating, g_hash_table_unref);
+  g_clear_pointer (&d.context.enrolling, g_hash_table_unref);
   g_clear_object (&d.context.reader);
   g_clear_pointer (&d.context.prints, soter_prints_free);
   g_clear_pointer (&d.context.lockout, soter_lockout_free);

@@ -73,6 +73,15 @@ find (SoterAgents *self, const char *bus_name, const char *path)
   return NULL;
 }
 
+/* An agent serves its uid in one logind session, or (registered from no
+ * session at all) its uid alone. A session's holder is per uid, so that
+ * another user's process in the same session (sudo) cannot hold it. */
+static gboolean
+same_reach (const Agent *agent, guint32 uid, const char *session)
+{
+  return agent->uid == uid && g_strcmp0 (agent->session, session) == 0;
+}
+
 gboolean
 soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
                   guint32 uid, const char *session, gboolean fallback, GError **error)
@@ -82,6 +91,24 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
 
   /* Registering again moves the agent to the front, as the newest. */
   soter_agents_remove (self, bus_name, path);
+
+  /* polkit's model: the first regular agent of a session holds it until it
+   * unregisters or leaves the bus; nobody takes its prompts over. */
+  for (GList *l = self->agents; l != NULL && !fallback; l = l->next)
+    {
+      Agent *holder = l->data;
+
+      if (!holder->fallback && same_reach (holder, uid, session))
+        {
+          if (session != NULL)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                         "A prompt agent is already registered for session %s", session);
+          else
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                         "A prompt agent is already registered for uid %u", uid);
+          return FALSE;
+        }
+    }
 
   /* Any caller may register: bound what one connection can make us keep. */
   for (GList *l = self->agents; l != NULL; l = l->next)
@@ -133,29 +160,34 @@ soter_agents_count (SoterAgents *self)
   return g_list_length (self->agents);
 }
 
-/* Lower is better: an agent in the caller's own session before one that only
- * shares its uid, and within each a regular agent before a fallback one. */
+/* Lower is better: a regular agent of the caller's session; else a
+ * fallback agent of that session, the caller's own first (soterctl's);
+ * else the same for the caller's uid. */
 static guint
-rank (const Agent *agent, const char *session)
+rank (const Agent *agent, const char *session, const char *caller)
 {
   gboolean same_session = session != NULL && g_strcmp0 (agent->session, session) == 0;
+  guint r = same_session ? 0 : 3;
 
-  return (same_session ? 0 : 2) + (agent->fallback ? 1 : 0);
+  if (agent->fallback)
+    r += g_strcmp0 (agent->bus_name, caller) == 0 ? 1 : 2;
+  return r;
 }
 
 SoterDBusAgent *
-soter_agents_lookup (SoterAgents *self, guint32 uid, const char *session)
+soter_agents_lookup (SoterAgents *self, guint32 uid, const char *session, const char *caller)
 {
   Agent *best = NULL;
 
-  /* Newest first: among agents of the same rank, the newest wins. */
+  /* Newest first: among agents of the same rank, the newest wins (only
+   * fallback agents can share a rank within a session). */
   for (GList *l = self->agents; l != NULL; l = l->next)
     {
       Agent *agent = l->data;
 
       if (agent->uid != uid || agent->proxy == NULL)
         continue;
-      if (best == NULL || rank (agent, session) < rank (best, session))
+      if (best == NULL || rank (agent, session, caller) < rank (best, session, caller))
         best = agent;
     }
   return best ? g_object_ref (best->proxy) : NULL;

@@ -15,6 +15,8 @@ soter_config_init_defaults (SoterConfig *config)
   config->lockout_seconds = 30;
   config->request_timeout = 60;
   config->idle_timeout = 30;
+  config->queue_length = 16;
+  config->max_scenes = SOTER_KEYSTORE_DEFAULT_MAX_SCENES;
   config->key_store = SOTER_KEYSTORE_KIND_AUTO;
   config->tpm_tcti = g_strdup (SOTER_KEYSTORE_DEFAULT_TCTI);
   config->tpm_nv_index = SOTER_KEYSTORE_DEFAULT_NV_INDEX;
@@ -102,6 +104,8 @@ soter_config_load (SoterConfig *config, const char *path, GError **error)
       !read_uint (kf, "LockoutSeconds", 0, &config->lockout_seconds, error) ||
       !read_uint (kf, "RequestTimeout", 1, &config->request_timeout, error) ||
       !read_uint (kf, "IdleTimeout", 1, &config->idle_timeout, error) ||
+      !read_uint (kf, "QueueLength", 1, &config->queue_length, error) ||
+      !read_uint (kf, "MaxScenes", 1, &config->max_scenes, error) ||
       !read_key_store (kf, config, error))
     {
       g_prefix_error (error, "%s: ", path);

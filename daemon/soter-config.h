@@ -13,6 +13,8 @@ typedef struct {
   guint lockout_seconds;   /* how long a lock-out lasts */
   guint request_timeout;   /* seconds an authentication may run */
   guint idle_timeout;      /* seconds of idleness before soterd exits */
+  guint queue_length;      /* admitted requests that may wait for the reader */
+  guint max_scenes;        /* auth keys (scenes) per app */
   SoterKeystoreKind key_store;
   char *tpm_tcti;          /* how to reach the TPM (a tss2 TCTI string) */
   guint32 tpm_nv_index;    /* the TPM NV counter index soterd owns */

@@ -20,6 +20,8 @@ typedef struct {
   SoterPrints     *prints;
   SoterLockout    *lockout;
   SoterAgents     *agents;
+  GHashTable      *authenticating; /* uids with an authentication under way */
+  GHashTable      *enrolling;      /* uids with an enrollment under way */
 } SoterContext;
 
 G_END_DECLS

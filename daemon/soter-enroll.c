@@ -169,6 +169,15 @@ on_admitted (GObject *source, GAsyncResult *res, gpointer data)
       finish (self, "enroll-failed", error);
       return;
     }
+  /* One enrollment per user at a time: a user's many connections must not
+   * fill the reader's line for everyone else. */
+  if (!soter_job_hold_uid (&self->job, self->context->enrolling, self->caller->uid))
+    {
+      g_set_error_literal (&error, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                           "An enrollment for this user is already in progress");
+      finish (self, "enroll-failed", error);
+      return;
+    }
   soter_job_claim_reader (&self->job, on_reader_claimed, self);
 }
 

@@ -21,7 +21,6 @@ soter_job_begin (SoterJob                *job,
 {
   SoterContext *ctx = job->context;
 
-  job->ticket = soter_reader_take_ticket (ctx->reader);
   job->watch_id = g_bus_watch_name_on_connection (ctx->connection, job->sender,
                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                   NULL, on_caller_vanished, user_data, NULL);
@@ -30,11 +29,22 @@ soter_job_begin (SoterJob                *job,
                              on_admitted, user_data);
 }
 
+gboolean
+soter_job_hold_uid (SoterJob *job, GHashTable *uids, guint32 uid)
+{
+  g_return_val_if_fail (job->held_uids == NULL, FALSE);
+  if (g_hash_table_contains (uids, GUINT_TO_POINTER (uid)))
+    return FALSE;
+  g_hash_table_add (uids, GUINT_TO_POINTER (uid));
+  job->held_uids = g_hash_table_ref (uids);
+  job->held_uid = uid;
+  return TRUE;
+}
+
 void
 soter_job_claim_reader (SoterJob *job, GAsyncReadyCallback callback, gpointer user_data)
 {
-  soter_reader_claim_async (job->context->reader, g_steal_pointer (&job->ticket),
-                            job->cancellable, callback, user_data);
+  soter_reader_claim_async (job->context->reader, job->cancellable, callback, user_data);
 }
 
 gboolean
@@ -54,8 +64,11 @@ soter_job_end (SoterJob *job)
 {
   g_clear_handle_id (&job->timeout_id, g_source_remove);
   g_clear_handle_id (&job->watch_id, g_bus_unwatch_name);
-  if (job->ticket != NULL)
-    soter_reader_drop_ticket (job->context->reader, g_steal_pointer (&job->ticket));
+  if (job->held_uids != NULL)
+    {
+      g_hash_table_remove (job->held_uids, GUINT_TO_POINTER (job->held_uid));
+      g_clear_pointer (&job->held_uids, g_hash_table_unref);
+    }
   if (job->device != NULL)
     {
       job->device = NULL;

@@ -287,6 +287,13 @@ get_key (SoterManager *self, GDBusMethodInvocation *invocation, SoterCaller *cal
   const char *scene = data;
   g_autofree char *app = soter_keystore_app_name (caller->uid, caller->flatpak_id);
 
+  if (app == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, SOTER_ERROR,
+                                                     SOTER_ERROR_INTERNAL,
+                                                     "The caller's app id cannot name a key");
+      return;
+    }
   soter_keystore_get_key_async (self->context->keystore, app, caller->uid,
                                 scene == NULL ? NULL : *scene ? scene : SOTER_DEFAULT_SCENE,
                                 on_key, invocation);
@@ -340,10 +347,23 @@ register_agent (SoterManager *self, GDBusMethodInvocation *invocation, SoterCall
   AgentRegistration *reg = data;
   g_autoptr(GError) error = NULL;
 
+  /* A sandboxed app would otherwise be shown every prompt of its user, and
+   * decide what the user sees while the finger is read (SPEC §7). */
+  if (caller->flatpak_id != NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED,
+                                             "A sandboxed app (%s) cannot register a prompt "
+                                             "agent", caller->flatpak_id);
+      return;
+    }
   if (!soter_agents_add (self->context->agents, caller->sender, reg->path, caller->uid,
                          caller->session, reg->fallback, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+        g_dbus_method_invocation_return_dbus_error (invocation, SOTER_AGENT_EXISTS_ERROR,
+                                                    error->message);
+      else
+        g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
   /* Both methods reply with no values. */

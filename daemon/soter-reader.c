@@ -3,18 +3,14 @@
 
 #include "soter-error.h"
 
-struct _SoterReaderTicket
-{
-  GTask *task;  /* NULL until the ticket's holder claims */
-};
-
 struct _SoterReader
 {
   GObject    parent_instance;
 
   FpContext *context;
   FpDevice  *held;      /* the device open for the current claim */
-  GQueue     waiters;   /* of SoterReaderTicket, in order of arrival */
+  GQueue     waiters;   /* of GTask, claims in order of arrival */
+  guint      queue_length;
   gboolean   busy;      /* a claim is being opened, or is held */
   guint      prune_id;
   guint      changed_id;
@@ -27,13 +23,6 @@ static guint signals[N_SIGNALS];
 
 static void   serve_next (SoterReader *self);
 static GTask *pop_ready_waiter (SoterReader *self);
-
-static void
-ticket_free (SoterReaderTicket *ticket)
-{
-  g_clear_object (&ticket->task);
-  g_free (ticket);
-}
 
 FpDevice *
 soter_reader_get_device (SoterReader *self)
@@ -64,14 +53,14 @@ prune_cancelled (gpointer data)
   while (l != NULL)
     {
       GList *next = l->next;
-      SoterReaderTicket *ticket = l->data;
+      GTask *task = l->data;
 
-      if (ticket->task != NULL && g_cancellable_is_cancelled (g_task_get_cancellable (ticket->task)))
+      if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
           g_queue_delete_link (&self->waiters, l);
-          g_task_return_new_error (ticket->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                    "Cancelled while waiting for the reader");
-          ticket_free (ticket);
+          g_object_unref (task);
         }
       l = next;
     }
@@ -149,41 +138,30 @@ serve_next (SoterReader *self)
     }
 }
 
-SoterReaderTicket *
-soter_reader_take_ticket (SoterReader *self)
-{
-  SoterReaderTicket *ticket = g_new0 (SoterReaderTicket, 1);
-
-  g_queue_push_tail (&self->waiters, ticket);
-  return ticket;
-}
-
-void
-soter_reader_drop_ticket (SoterReader *self, SoterReaderTicket *ticket)
-{
-  g_return_if_fail (ticket->task == NULL);
-  g_queue_remove (&self->waiters, ticket);
-  ticket_free (ticket);
-  serve_next (self);
-}
-
 void
 soter_reader_claim_async (SoterReader        *self,
-                          SoterReaderTicket  *ticket,
                           GCancellable       *cancellable,
                           GAsyncReadyCallback callback,
                           gpointer            user_data)
 {
-  g_return_if_fail (ticket->task == NULL);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
 
-  ticket->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (ticket->task, soter_reader_claim_async);
+  g_task_set_source_tag (task, soter_reader_claim_async);
+  /* A bounded line: beyond it, nobody waits. */
+  if (g_queue_get_length (&self->waiters) >= self->queue_length)
+    {
+      g_task_return_new_error (task, SOTER_ERROR, SOTER_ERROR_INTERNAL,
+                               "too many requests waiting for the reader");
+      g_object_unref (task);
+      return;
+    }
   /* A reader handed over must reach its claimer even if the claim is
    * cancelled after: the claimer then releases it. Cancellations before
    * that are returned explicitly (waiting, opening). */
-  g_task_set_check_cancellable (ticket->task, FALSE);
+  g_task_set_check_cancellable (task, FALSE);
   if (cancellable != NULL)
     g_cancellable_connect (cancellable, G_CALLBACK (on_waiter_cancelled), self, NULL);
+  g_queue_push_tail (&self->waiters, task);
   serve_next (self);
 }
 
@@ -211,20 +189,15 @@ on_closed (GObject *source, GAsyncResult *res, gpointer data)
   serve_next (self);
 }
 
-/* The first in line, when it has claimed and not been cancelled, taken off
- * the line; NULL when the line is empty or its first has not claimed yet
- * (its polkit check may still be running: later arrivals wait for it). */
+/* The first in line that has not been cancelled, taken off the line; NULL
+ * when the line is empty. */
 static GTask *
 pop_ready_waiter (SoterReader *self)
 {
-  SoterReaderTicket *ticket;
+  GTask *task;
 
-  while ((ticket = g_queue_peek_head (&self->waiters)) != NULL && ticket->task != NULL)
+  while ((task = g_queue_pop_head (&self->waiters)) != NULL)
     {
-      GTask *task = g_steal_pointer (&ticket->task);
-
-      g_queue_pop_head (&self->waiters);
-      ticket_free (ticket);
       if (!g_task_return_error_if_cancelled (task))
         return task;
       g_object_unref (task);
@@ -306,10 +279,11 @@ on_device_removed (FpContext *context, FpDevice *device, SoterReader *self)
 }
 
 SoterReader *
-soter_reader_new (void)
+soter_reader_new (guint queue_length)
 {
   SoterReader *self = g_object_new (SOTER_TYPE_READER, NULL);
 
+  self->queue_length = queue_length;
   self->context = fp_context_new ();
   /* Readers come and go (USB): SupportedModes follows them. */
   g_signal_connect_object (self->context, "device-added", G_CALLBACK (on_device_added), self, 0);
@@ -326,7 +300,7 @@ soter_reader_finalize (GObject *object)
 
   g_clear_handle_id (&self->prune_id, g_source_remove);
   g_clear_handle_id (&self->changed_id, g_source_remove);
-  g_queue_clear_full (&self->waiters, (GDestroyNotify) ticket_free);
+  g_queue_clear_full (&self->waiters, g_object_unref);
   g_clear_object (&self->held);
   g_clear_object (&self->context);
   G_OBJECT_CLASS (soter_reader_parent_class)->finalize (object);

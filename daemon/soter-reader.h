@@ -1,11 +1,11 @@
 /* soter-reader.h — the fingerprint reader, shared fairly.
  *
- * One request at a time owns the reader. A request takes a ticket when it
- * arrives, which holds its place in line; it claims the reader with that
- * ticket once polkit and its other checks have passed, and the claim
- * completes when every earlier ticket has been served or dropped. The claim
- * lasts until soter_reader_release(), which hands the open device to the
- * next in line or closes it so that other programs (fprintd) can use it. */
+ * One request at a time owns the reader. A request claims it once it has
+ * been admitted (polkit said yes, SPEC §9), so that nobody holds a place in
+ * line while polkit's dialog waits for a password; claims are served in
+ * order, and at most queue_length of them wait. The claim lasts until
+ * soter_reader_release(), which hands the open device to the next in line
+ * or closes it so that other programs (fprintd) can use it. */
 #pragma once
 
 #include <fprint.h>
@@ -16,22 +16,16 @@ G_BEGIN_DECLS
 #define SOTER_TYPE_READER (soter_reader_get_type ())
 G_DECLARE_FINAL_TYPE (SoterReader, soter_reader, SOTER, READER, GObject)
 
-SoterReader *soter_reader_new (void);
+/* At most @queue_length claims wait for the reader; more are refused. */
+SoterReader *soter_reader_new (guint queue_length);
 
 /* The reader soterd uses, or NULL where there is none. */
 FpDevice *soter_reader_get_device (SoterReader *self);
 gboolean  soter_reader_is_busy (SoterReader *self);
 
-typedef struct _SoterReaderTicket SoterReaderTicket;
-
-SoterReaderTicket *soter_reader_take_ticket (SoterReader *self);
-/* Gives up a ticket that has not been used to claim. */
-void               soter_reader_drop_ticket (SoterReader       *self,
-                                             SoterReaderTicket *ticket);
-
-/* Uses up @ticket, whatever the outcome. */
+/* Waits in line for the reader and opens it; SOTER_ERROR_INTERNAL at once
+ * when the line is full. */
 void      soter_reader_claim_async (SoterReader        *self,
-                                    SoterReaderTicket  *ticket,
                                     GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
                                     gpointer            user_data);

@@ -2,7 +2,8 @@
  *
  * The steps, each one asynchronous and each one cancellable:
  *   check the arguments → who is calling (bus) and polkit, asked together →
- *   lock-out, prints, prompt agent → wait for the reader → ShowPrompt →
+ *   the uid's one turn, lock-out, prints, prompt agent → wait in the
+ *   reader's (bounded) line → ShowPrompt →
  *   verify (again after a retry or a miss, up to MaxAttempts) → counter,
  *   resultJSON, signature → reply, ClosePrompt, release the reader.
  * Beside them, from the lock-out check on, the auth key is loaded (made the
@@ -439,6 +440,12 @@ show_prompt (SoterRequest *self)
 
   g_variant_builder_add (&details, "{sv}", "auth_content", g_variant_new_string (self->auth_content));
   g_variant_builder_add (&details, "{sv}", "app_id", g_variant_new_string (self->caller->app_id));
+  if (self->caller->app_name != NULL)
+    g_variant_builder_add (&details, "{sv}", "app_name",
+                           g_variant_new_string (self->caller->app_name));
+  if (self->caller->app_icon != NULL)
+    g_variant_builder_add (&details, "{sv}", "app_icon",
+                           g_variant_new_string (self->caller->app_icon));
   g_variant_builder_add (&details, "{sv}", "uid", g_variant_new_uint32 (self->caller->uid));
   g_variant_builder_add (&details, "{sv}", "modes",
                          g_variant_new_strv ((const char *const *) self->modes, -1));
@@ -521,7 +528,20 @@ on_admitted (GObject *source, GAsyncResult *res, gpointer data)
   if (finish_if_cancelled (self))
     return;
 
+  /* At most one pending authentication per uid (SPEC §9): a user's many
+   * connections cannot fill the reader's line for everyone else. */
+  if (!soter_job_hold_uid (&self->job, ctx->authenticating, self->caller->uid))
+    {
+      finish (self, SOTER_ERROR_INTERNAL,
+              "an authentication for this user is already in progress", NULL, NULL);
+      return;
+    }
   self->app = soter_keystore_app_name (self->caller->uid, self->caller->flatpak_id);
+  if (self->app == NULL)
+    {
+      finish (self, SOTER_ERROR_INTERNAL, "the caller's app id cannot name a key", NULL, NULL);
+      return;
+    }
   fingers = soter_prints_list (ctx->prints, self->caller->uid);
   if (fingers[0] == NULL)
     {
@@ -529,7 +549,8 @@ on_admitted (GObject *source, GAsyncResult *res, gpointer data)
               NULL, NULL);
       return;
     }
-  self->agent = soter_agents_lookup (ctx->agents, self->caller->uid, self->caller->session);
+  self->agent = soter_agents_lookup (ctx->agents, self->caller->uid, self->caller->session,
+                                     self->caller->sender);
   if (!check_can_proceed (self))
     return;
 
@@ -569,8 +590,7 @@ soter_request_start (SoterRequest *self)
       return;
     }
 
-  /* From here on the request holds a place in line for the reader; it
-   * claims the reader only once polkit has said yes. */
+  /* The request joins the reader's line only once polkit has said yes. */
   soter_job_begin (&self->job, SOTER_ACTION_AUTHENTICATE, on_caller_vanished, on_timeout,
                    on_admitted, self);
 }
