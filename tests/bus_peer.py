@@ -66,21 +66,21 @@ def _infer(value):
 
 
 def _prepare(vt, value):
-    """JSON → what GLib.Variant(type, value) takes, with "v" made variants."""
-    if vt.is_variant():
+    """JSON → what GLib.Variant(type, value) takes, with "v" made variants.
+    Types are handled as strings: PyGObject's VariantType.first()/next()
+    hand out views into a string they do not keep alive."""
+    sig = vt.dup_string() if isinstance(vt, GLib.VariantType) else vt
+    if sig == 'v':
         t, v = _infer(value)
-        return GLib.Variant(t, _prepare(GLib.VariantType(t), v))
-    if vt.is_tuple():
-        out, child = [], vt.first()
-        for item in value:
-            out.append(_prepare(child, item))
-            child = child.next()
-        return tuple(out)
-    if vt.is_array() and vt.element().is_dict_entry():
-        entry = vt.element()
-        return {_prepare(entry.key(), k): _prepare(entry.value(), v) for k, v in value.items()}
-    if vt.is_array() and not vt.element().is_basic():
-        return [_prepare(vt.element(), item) for item in value]
+        return GLib.Variant(t, _prepare(t, v))
+    if sig.startswith('('):
+        return tuple(_prepare(t, item)
+                     for t, item in zip(GLib.Variant.split_signature(sig), value))
+    if sig.startswith('a{'):
+        key_t, value_t = GLib.Variant.split_signature('(' + sig[2:-1] + ')')
+        return {_prepare(key_t, k): _prepare(value_t, v) for k, v in value.items()}
+    if sig.startswith('a'):
+        return [_prepare(sig[1:], item) for item in value]
     return value
 
 
@@ -193,7 +193,7 @@ class Peer:
                 path, self.node.lookup_interface(AGENT_IFACE), self.on_agent_call, None, None)
         options = dict(c.get('options') or {})
         if c.get('fallback'):
-            options['fallback'] = True
+            options['fallback'] = {'type': 'b', 'value': True}
         if options or c.get('with_options'):
             params = to_variant('(oa{sv})', [path, options])
             self.dbus_call(cid, 'RegisterAgentWithOptions', params)

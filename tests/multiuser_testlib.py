@@ -70,7 +70,8 @@ import unittest
 from gi.repository import Gio, GLib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soterd_testlib import DEADLINE, XML, SoterdTestCase, wait_until  # noqa: E402
+from soterd_testlib import (BUS_NAME, BUS_OBJECT_POLLS, DEADLINE, PATH, SOTERD, XML,  # noqa: E402
+                            SoterdTestCase, child_env, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_SCRIPT = os.path.join(HERE, 'bus_peer.py')
@@ -85,6 +86,9 @@ UNSHARE = ['unshare', '--mount', '--propagation', 'private', '--cgroup']
 # Test users: name → uid (= gid of a group of the same name).
 USERS = {'soter-alice': 61001, 'soter-bob': 61002, 'soter-carol': 61003}
 ALICE, BOB, CAROL = USERS['soter-alice'], USERS['soter-bob'], USERS['soter-carol']
+# Users for the load test: as many as soterd's line for the reader holds.
+LOAD_USERS = [61100 + n for n in range(1, 17)]
+USERS.update({f'soter-load-{n:02}': uid for n, uid in enumerate(LOAD_USERS, 1)})
 UID_NAMES = {uid: name for name, uid in USERS.items()}
 
 RUN_DIRS = ['/run/systemd/users', '/run/systemd/sessions']
@@ -696,6 +700,45 @@ class MultiUserTestCase(SoterdTestCase):
         self._mounts = []
 
     # --- peers ------------------------------------------------------------
+
+    _users_key_template = None
+
+    @classmethod
+    def key_template(cls):
+        """Under a wrapper (valgrind), every test user's app and auth keys
+        too, made once by a plain soterd: each case here makes keys for new
+        uids, which takes minutes under memcheck."""
+        if MultiUserTestCase._users_key_template is not None:
+            return MultiUserTestCase._users_key_template
+        state = tempfile.mkdtemp(prefix='soterd-user-keys-')
+        shutil.rmtree(state)
+        conf = state + '.conf'
+        with open(conf, 'w') as f:
+            f.write('[soterd]\nKeyStore=file\n')
+        env = child_env(STATE_DIRECTORY=state, FP_DRIVERS_WHITELIST='virtual_device')
+        env.pop('FP_VIRTUAL_DEVICE', None)
+        daemon = subprocess.Popen([SOTERD, '--no-idle-exit', '--config', conf], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            cls.wait_for_bus_object(BUS_NAME, PATH, system_bus=True, timeout=BUS_OBJECT_POLLS)
+            makers = []
+            for uid in [0, *USERS.values()]:
+                argv = ['gdbus', 'call', '--system', '--timeout', str(DEADLINE * 4), '--dest',
+                        BUS_NAME, '--object-path', PATH,
+                        '--method', BUS_NAME + '.GetAuthKey', '']
+                if uid:
+                    argv = [shutil.which('setpriv'), f'--reuid={uid}', f'--regid={uid}',
+                            '--clear-groups', '--', *argv]
+                makers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                               env=dict(os.environ, HOME='/nonexistent')))
+            for maker in makers:
+                if maker.wait(timeout=DEADLINE * 4) != 0:
+                    raise AssertionError(f'making the test users\' keys failed: {maker.args}')
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=DEADLINE)
+        MultiUserTestCase._users_key_template = state
+        return state
 
     def spawn_peer(self, uid, cgroup=None, root=None, env=None):
         """bus_peer.py as @uid (an int or a USERS name), with no supplementary

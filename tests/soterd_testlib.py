@@ -70,6 +70,19 @@ def wait_until(predicate, what, deadline=DEADLINE):
             GLib.source_remove(source)
 
 
+def under_asan(pid):
+    with open(f'/proc/{pid}/maps') as f:
+        return 'libasan' in f.read()
+
+
+def rss_kib(pid):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
 class Call:
     """A method call in flight; .reply (a tuple) or .error once it returned."""
 

@@ -113,8 +113,10 @@ class TestPyGObject(SoterdTestCase):
         self.assertTrue(result.check())
         self.assertEqual((result.props.err_code, result.props.err_msg, result.props.auth_mode),
                          (0, 'startSoterAuthentication:ok', 'fingerPrint'))
-        self.assertEqual(self.shown[0][1:], ('Log in to Example', os.path.realpath(sys.executable),
-                                             os.getuid(), ['fingerPrint']))
+        # A script: named by its interpreter and its path.
+        app_id = f'{os.path.realpath(sys.executable)} {sys.argv[0]}'
+        self.assertEqual(self.shown[0][1:], ('Log in to Example', app_id, os.getuid(),
+                                             ['fingerPrint']))
         wait_until(lambda: self.closed, 'the prompt to close')
         self.assertEqual(self.closed[0], (self.shown[0][0], 0))
 
