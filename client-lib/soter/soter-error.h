@@ -22,7 +22,8 @@ G_BEGIN_DECLS
  *   supported (90003)
  * @SOTER_ERROR_BAD_CHALLENGE: no challenge, a challenge over 512 characters,
  *   or one that is not UTF-8 (90004)
- * @SOTER_ERROR_CONTENT_TOO_LONG: authContent over 42 characters (90005)
+ * @SOTER_ERROR_CONTENT_TOO_LONG: authContent over 42 characters, or holding
+ *   control, bidi-control or format characters (90005)
  * @SOTER_ERROR_INTERNAL: an internal error; the message says which (90007)
  * @SOTER_ERROR_CANCELLED: the user or the app cancelled (90008)
  * @SOTER_ERROR_NO_MATCH: the finger was not recognized, attempts used up (90009)
