@@ -175,6 +175,15 @@ class IdentityTestCase(MultiUserTestCase):
     def state_path(self, *parts):
         return os.path.join(self.state, *parts)
 
+    def wait_for_log(self, text, count, what):
+        """Until soterd's log holds @text @count times. Writing a log line
+        wakes no main loop: a timer looks at the log every 20 ms meanwhile."""
+        tick = GLib.timeout_add(20, lambda: True)
+        try:
+            wait_until(lambda: self.daemon_log().count(text) >= count, what)
+        finally:
+            GLib.source_remove(tick)
+
 
 class TestSandboxedApps(IdentityTestCase):
     """.flatpak-info comes from a root the caller may have made itself."""
@@ -315,7 +324,7 @@ class TestAgents(IdentityTestCase):
 
         # Once the holder has left the bus, the next one may register.
         self.alice_agent.kill()
-        wait_until(lambda: 'left the bus' in self.daemon_log(), 'soterd to see the agent go')
+        self.wait_for_log('left the bus', 1, 'soterd to see the agent go')
         intruders[0].register_agent('/next/agent')
         (_, _, _, code, _), _ = self.authenticate_through(self.alice_app(), intruders[0])
         self.assertEqual(code, 0)
@@ -395,8 +404,7 @@ class TestFairness(IdentityTestCase):
         alice = self.alice_agent.start_auth('alice')
         self.alice_agent.wait_event('ShowPrompt')
         bob = self.bob_agent.start_auth('bob')        # waits: the line holds one
-        wait_until(lambda: 'Request' in self.daemon_log() and
-                   self.daemon_log().count('caller known and authorized') >= 2, 'bob admitted')
+        self.wait_for_log('caller known and authorized', 2, 'Bob admitted')
         self.assertEqual(carol.start_auth('carol').wait()[3:],
                          (90007, FAIL + 'too many requests waiting for the reader'))
         self.reader('SCAN alice-finger')
@@ -424,11 +432,7 @@ class TestFairness(IdentityTestCase):
         carol = self.spawn_peer(CAROL)   # new: her app and auth keys are made now
         making = carol.call('GetAuthKey', '(s)', [''], '(ss)')
         mark = f'Making a key for {self.state}/keys/apps/{CAROL}/ask.key'
-        tick = GLib.timeout_add(20, lambda: True)   # looks at the log while it waits
-        try:
-            wait_until(lambda: mark in self.daemon_log(), "Carol's key being made")
-        finally:
-            GLib.source_remove(tick)
+        self.wait_for_log(mark, 1, "Carol's key being made")
         self.reader('SCAN alice-finger')
         wait_until(lambda: alice.done, "Alice's signature")
         self.assertFalse(making.done, "Carol's two new keys were made before Alice's signature")
