@@ -28,7 +28,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <gio/gunixfdlist.h>
 #include <systemd/sd-login.h>
@@ -140,10 +143,13 @@ read_start_time (int dirfd, guint64 *out)
 /* ---- the sandbox -------------------------------------------------------- */
 
 /* The Flatpak app id from /.flatpak-info in the process's root: *out_id
- * NULL (and TRUE) when there is no such file. */
+ * NULL (and TRUE) when there is no such file. Flatpak writes it as the
+ * user: a file owned by anyone else, or in procfs or sysfs (whatever the
+ * caller bind-mounted there), is not read as root. */
 static gboolean
-read_flatpak_id (int proc_fd, char **out_id, GError **error)
+read_flatpak_id (int proc_fd, guint32 uid, char **out_id, GError **error)
 {
+  struct statfs sfs;
   g_autofree char *data = NULL;
   g_autofree char *name = NULL;
   g_autofree char *reopen = NULL;
@@ -170,6 +176,12 @@ read_flatpak_id (int proc_fd, char **out_id, GError **error)
     {
       close (path_fd);
       return fail (error, "the calling process's .flatpak-info is not a regular file");
+    }
+  if (st.st_uid != uid || fstatfs (path_fd, &sfs) < 0 || sfs.f_type == PROC_SUPER_MAGIC ||
+      sfs.f_type == SYSFS_MAGIC || sfs.f_type == DEBUGFS_MAGIC)
+    {
+      close (path_fd);
+      return fail (error, "the calling process's .flatpak-info is not its own file");
     }
   if (st.st_size > SOTER_CALLER_FLATPAK_INFO_MAX)
     {
@@ -430,6 +442,24 @@ identify_host_app (SoterCaller *caller, int proc_fd)
 
 /* ---- the whole process -------------------------------------------------- */
 
+/* Whether the process runs as @uid (real or effective: the bus took the
+ * effective uid when it connected), so that a pid reused by another user's
+ * process is not taken for the caller. */
+static gboolean
+process_has_uid (int proc_fd, guint32 uid)
+{
+  g_autofree char *status = read_proc_file (proc_fd, "status", 8192, NULL);
+  const char *line = status ? strstr (status, "\nUid:") : NULL;
+  guint64 real, effective;
+  char *end;
+
+  if (line == NULL)
+    return FALSE;
+  real = g_ascii_strtoull (line + strlen ("\nUid:"), &end, 10);
+  effective = g_ascii_strtoull (end, NULL, 10);
+  return real == uid || effective == uid;
+}
+
 static int
 pidfd_alive (int pidfd)
 {
@@ -479,7 +509,12 @@ soter_caller_identify (SoterCaller *caller, guint32 uid, guint32 pid, int pidfd,
       return fail (error, "the calling process is gone");
     }
 
-  if (!read_flatpak_id (proc_fd, &caller->flatpak_id, error))
+  if (!process_has_uid (proc_fd, uid))
+    {
+      fail (error, "the calling process does not run as the caller's uid");
+      goto out;
+    }
+  if (!read_flatpak_id (proc_fd, uid, &caller->flatpak_id, error))
     goto out;
   if (caller->flatpak_id != NULL)
     {

@@ -47,7 +47,7 @@ struct _SoterKeystore
   char    *cpu_id;
   guint    max_scenes;
   GRecMutex lock;
-  GMutex   making_lock;  /* guards making: paths whose key is being made */
+  GMutex   making_lock;  /* guards making: path → uid of each key being made */
   GCond    made;
   GHashTable *making;
   guint    jobs;      /* in a worker thread, until their callback has run */
@@ -181,7 +181,9 @@ static SoterKey *commit_new_key (SoterKeystore *self, const char *path, SoterKey
                                  SoterKey *parent, guint32 uid, gboolean scene,
                                  char **out_json, char **out_sig, GError **error);
 
-/* Whether @dir may hold one more auth key (scene): at most max_scenes. */
+/* Whether @dir may hold one more auth key for a scene: at most max_scenes
+ * besides "default", which every app may have (else one host app could
+ * use up its uid's scenes and stop the others from authenticating). */
 static gboolean
 room_for_scene (SoterKeystore *self, const char *dir, GError **error)
 {
@@ -190,7 +192,8 @@ room_for_scene (SoterKeystore *self, const char *dir, GError **error)
   guint n = 0;
 
   while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    if (g_str_has_prefix (name, "auth-") && g_str_has_suffix (name, ".key"))
+    if (g_str_has_prefix (name, "auth-") && g_str_has_suffix (name, ".key") &&
+        !g_str_equal (name, "auth-" SOTER_DEFAULT_SCENE ".key"))
       n++;
   if (n < self->max_scenes)
     return TRUE;
@@ -217,6 +220,20 @@ load_key_file_locked (SoterKeystore *self, const char *path, char **out_json, ch
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
 
   return load_key_file (self, path, out_json, out_sig, error);
+}
+
+/* Whether a key of @uid is being made. */
+static gboolean
+uid_is_making (SoterKeystore *self, guint32 uid)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->making);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (GPOINTER_TO_UINT (value) == uid)
+      return TRUE;
+  return FALSE;
 }
 
 /* Loads a signed key, or makes it: a fresh key, its key_json with the next
@@ -251,17 +268,25 @@ load_or_create_signed_key (SoterKeystore *self,
       return NULL;
   }
 
-  /* One thread makes a given key; others that need it wait for it (and
-   * then load it), not for every other key being made. */
+  /* One key of a uid is made at a time (an app asking for many scenes at
+   * once does not get a generation each, in parallel, on root's CPU); keys
+   * of other uids are made beside it. Others that need the same key wait
+   * for it, then load it. */
   g_mutex_lock (&self->making_lock);
-  while (g_hash_table_contains (self->making, path))
+  while (g_hash_table_contains (self->making, path) || uid_is_making (self, uid))
     g_cond_wait (&self->made, &self->making_lock);
   if (g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_mutex_unlock (&self->making_lock);
       return load_key_file_locked (self, path, out_json, out_sig, error);
     }
-  g_hash_table_add (self->making, g_strdup (path));
+  /* Nothing else of this uid is being made: the files are the count. */
+  if (scene && !room_for_scene (self, dir, error))
+    {
+      g_mutex_unlock (&self->making_lock);
+      return NULL;
+    }
+  g_hash_table_insert (self->making, g_strdup (path), GUINT_TO_POINTER (uid));
   g_mutex_unlock (&self->making_lock);
 
   g_debug ("Making a key for %s", path);
@@ -399,7 +424,9 @@ load_auth_key (SoterKeystore *self, const char *app, guint32 uid, const char *sc
       if (ask == NULL)
         return NULL;
     }
-  return load_or_create_signed_key (self, path, ask, uid, TRUE, out_json, out_sig, error);
+  return load_or_create_signed_key (self, path, ask, uid,
+                                    !g_str_equal (scene, SOTER_DEFAULT_SCENE), out_json, out_sig,
+                                    error);
 }
 
 gboolean

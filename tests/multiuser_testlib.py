@@ -790,7 +790,7 @@ class MultiUserTestCase(SoterdTestCase):
 
     # --- fake roots -------------------------------------------------------
 
-    def fake_root(self, flatpak_info=None, kind='file'):
+    def fake_root(self, flatpak_info=None, kind='file', owner=None):
         """A directory to chroot a peer into: /usr, /etc (with the test
         users), /dev, /proc and the shared directory (bus socket, peer
         script) bind-mounted at their paths, /bin, /lib... as on the machine,
@@ -853,4 +853,7 @@ class MultiUserTestCase(SoterdTestCase):
             raise ValueError(f'unknown kind of .flatpak-info: {kind}')
         if kind != 'none':
             made.append(info)
+        if owner is not None and kind != 'none':
+            # Flatpak writes it as the user: soterd reads no one else's.
+            os.lchown(info, USERS.get(owner, owner), USERS.get(owner, owner))
         return root

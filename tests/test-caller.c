@@ -266,6 +266,40 @@ test_special_files_are_refused (void)
 }
 
 static void
+write_foreign_info (const char *root, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (root, ".flatpak-info", NULL);
+
+  write_info (root, "[Application]\nname=org.example.App\n");
+  g_assert_no_errno (chown (path, 4242, 4242));
+}
+
+/* A file of someone else's, bind-mounted there (say /proc/kmsg or another
+ * user's file), is not read as root; a pid that now names another user's
+ * process is not taken for the caller. */
+static void
+test_foreign_files_and_processes (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoterCaller) caller = NULL;
+  g_autoptr(Child) child = NULL;
+
+  if (!need_root ())
+    return;
+  child = child_new (write_foreign_info, NULL);
+  caller = identify (child, -1, &error);
+  g_assert_null (caller);
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "is not its own file"));
+  g_clear_error (&error);
+
+  caller = g_new0 (SoterCaller, 1);
+  g_assert_false (soter_caller_identify (caller, 4242, (guint32) child->pid, -1, &error));
+  g_assert_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "does not run as the caller's uid"));
+}
+
+static void
 test_pidfd (void)
 {
   g_autoptr(GError) error = NULL;
@@ -354,6 +388,7 @@ main (int argc, char **argv)
   g_test_add_func ("/caller/invalid-app-ids-are-refused", test_invalid_app_ids_are_refused);
   g_test_add_func ("/caller/no-application-group", test_no_application_group);
   g_test_add_func ("/caller/special-files-are-refused", test_special_files_are_refused);
+  g_test_add_func ("/caller/foreign-files-and-processes", test_foreign_files_and_processes);
   g_test_add_func ("/caller/pidfd", test_pidfd);
   g_test_add_func ("/caller/app-id-from-unit", test_app_id_from_unit);
   return g_test_run ();

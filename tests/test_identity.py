@@ -26,7 +26,7 @@ import taprunner  # noqa: E402
 from multiuser_testlib import (ALICE, BOB, CAROL, LOAD_USERS, PEER_COPY,  # noqa: E402
                                MultiUserTestCase, PeerError, cgroup_of, sd_login,
                                session_cgroup, set_display, user_unit_cgroup, write_session)
-from soterd_testlib import rss_kib, under_asan, wait_until  # noqa: E402
+from soterd_testlib import rss_kib, state_files, under_asan, wait_until  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 OK_MSG = 'startSoterAuthentication:ok'
@@ -38,17 +38,6 @@ ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 
 def flatpak_info(app_id):
     return f'[Application]\nname={app_id}\nruntime=runtime/org.example.Platform/x86_64/1\n'.encode()
-
-
-def tree(top):
-    """Every file under @top with its bytes: what a test compares before and after."""
-    out = {}
-    for d, _, files in os.walk(top):
-        for f in files:
-            path = os.path.join(d, f)
-            with open(path, 'rb') as fh:
-                out[os.path.relpath(path, top)] = fh.read()
-    return out
 
 
 def vm_hwm_kib(pid):
@@ -192,10 +181,10 @@ class TestSandboxedApps(IdentityTestCase):
         # Root's keys exist; Alice's bogus ids name them, or places outside.
         self.keys()
         keys_dir = self.state_path('keys')
-        before = tree(keys_dir)
+        before = state_files(keys_dir)
         outside = os.path.join(self.tmp, 'escaped')
         for name in ('/../0', 'x/../../0', f'../../../../../../..{outside}', '..', 'nodots'):
-            app = self.alice_app(root=self.fake_root(flatpak_info(name)))
+            app = self.alice_app(root=self.fake_root(flatpak_info(name), owner=ALICE))
             with self.assertRaises(PeerError) as cm:
                 app.call('GetAppSecureKey', reply_type='(ss)').wait()
             self.assertEqual(cm.exception.name, INTERNAL, cm.exception)
@@ -204,13 +193,13 @@ class TestSandboxedApps(IdentityTestCase):
             self.assertEqual(code, 90007)
             self.assertIn('is not a valid application id', msg)
             app.kill()
-        self.assertEqual(tree(keys_dir), before, 'a key file changed')
+        self.assertEqual(state_files(keys_dir), before, 'a key file changed')
         self.assertFalse(os.path.exists(os.path.join(keys_dir, '0')))
         self.assertFalse(os.path.exists(outside))
         self.assertEqual(self.alice_agent.events_named('ShowPrompt'), [])
 
     def test_a_fifo_does_not_stop_soterd(self):
-        app = self.alice_app(root=self.fake_root(kind='fifo'))
+        app = self.alice_app(root=self.fake_root(kind='fifo', owner=ALICE))
         # Calls that identify the caller without polkit, and with it.
         calls = [app.call('ListEnrolledFingers', reply_type='(as)'),
                  app.call('CheckIsSoterEnrolledInDevice', '(s)', ['fingerPrint'], '(bus)')]
@@ -225,7 +214,7 @@ class TestSandboxedApps(IdentityTestCase):
             app.register_agent('/fifo/agent')
 
     def test_a_huge_file_is_not_read(self):
-        app = self.alice_app(root=self.fake_root(kind='sparse'))
+        app = self.alice_app(root=self.fake_root(kind='sparse', owner=ALICE))
         peak = vm_hwm_kib(self.daemon.pid)
         with self.assertRaises(PeerError) as cm:
             app.call('GetAppSecureKey', reply_type='(ss)').wait()
@@ -233,21 +222,26 @@ class TestSandboxedApps(IdentityTestCase):
         # 2 GiB of holes, and soterd's peak memory did not move by 16 MiB.
         self.assertLess(vm_hwm_kib(self.daemon.pid) - peak, 16 * 1024)
 
-    def test_a_symlink_or_directory_is_not_followed(self):
+    def test_a_symlink_directory_or_someone_elses_file_is_not_read(self):
         # The link's target is read in soterd's root, not the caller's.
         target = os.path.join(self.tmp, 'root-owned-info')
         with open(target, 'wb') as f:
             f.write(flatpak_info('org.example.Bank'))
-        for root in (self.fake_root(target, kind='symlink'), self.fake_root(kind='dir')):
+        for root, why in ((self.fake_root(target, kind='symlink', owner=ALICE), 'regular file'),
+                          (self.fake_root(kind='dir', owner=ALICE), 'regular file'),
+                          # root's file (what /proc/kmsg or another user's
+                          # file bind-mounted there would be)
+                          (self.fake_root(flatpak_info('org.example.Bank')), 'its own file')):
             app = self.alice_app(root=root)
             with self.assertRaises(PeerError) as cm:
                 app.call('GetAppSecureKey', reply_type='(ss)').wait()
-            self.assertIn('.flatpak-info is not a regular file', cm.exception.message)
+            self.assertIn(f'.flatpak-info is not {"a " if why == "regular file" else ""}{why}',
+                          cm.exception.message)
         self.assertFalse(os.path.exists(self.state_path('keys', 'apps', f'{ALICE}-org.example.Bank')))
 
     def test_a_flatpak_app_has_its_own_key_and_name(self):
         app = self.alice_app('app-flatpak-org.example.App-77.scope',
-                             root=self.fake_root(flatpak_info('org.example.App')))
+                             root=self.fake_root(flatpak_info('org.example.App'), owner=ALICE))
         host = self.alice_app()
         app_ask = json.loads(app.call('GetAppSecureKey', reply_type='(ss)').wait()[0])
         host_ask = json.loads(host.call('GetAppSecureKey', reply_type='(ss)').wait()[0])
@@ -261,7 +255,7 @@ class TestSandboxedApps(IdentityTestCase):
 
     def test_a_sandboxed_app_cannot_register_an_agent(self):
         app = self.alice_app('app-flatpak-org.example.App-77.scope',
-                             root=self.fake_root(flatpak_info('org.example.App')))
+                             root=self.fake_root(flatpak_info('org.example.App'), owner=ALICE))
         for fallback in (False, True):
             with self.assertRaises(PeerError) as cm:
                 app.register_agent('/sandboxed/agent', fallback=fallback)
@@ -417,14 +411,33 @@ class TestFairness(IdentityTestCase):
         self.restart_with_config(MaxScenes=2)
         app = self.alice_agent
         app.register_agent()
-        app.call('GetAuthKey', '(s)', ['pay'], '(ss)').wait()   # 'default' is the first
+        for scene in ('pay', 'login'):
+            app.call('GetAuthKey', '(s)', [scene], '(ss)').wait()
         with self.assertRaises(PeerError) as cm:
-            app.call('GetAuthKey', '(s)', ['login'], '(ss)').wait()
+            app.call('GetAuthKey', '(s)', ['transfer'], '(ss)').wait()
         self.assertIn('LimitsExceeded', cm.exception.name)
         self.assertIn('at most 2 scenes', cm.exception.message)
-        app.call('GetAuthKey', '(s)', ['pay'], '(ss)').wait()   # existing ones still serve
+        # Existing ones still serve, and "default" is never refused: one host
+        # app cannot use up its uid's scenes and stop the others.
+        app.call('GetAuthKey', '(s)', ['pay'], '(ss)').wait()
+        os.unlink(self.state_path('keys', 'apps', str(ALICE), 'auth-default.key'))
+        (_, _, _, code, _), _ = self.authenticate_through(self.alice_app(), self.alice_agent)
+        self.assertEqual(code, 0)
         self.assertFalse(os.path.exists(self.state_path('keys', 'apps', str(ALICE),
-                                                        'auth-login.key')))
+                                                        'auth-transfer.key')))
+
+    def test_many_scenes_at_once_make_only_the_keys_allowed(self):
+        """An app asking for many new scenes at once gets one RSA generation
+        at a time, and none beyond MaxScenes (each would cost root's CPU)."""
+        self.restart_with_config(MaxScenes=2)
+        self.alice_agent.register_agent()
+        calls = [self.alice_agent.call('GetAuthKey', '(s)', [f'scene{n}'], '(ss)')
+                 for n in range(12)]
+        wait_until(lambda: all(c.done for c in calls), 'every GetAuthKey answered')
+        made = [c for c in calls if c.error is None]
+        self.assertEqual(len(made), 2)
+        self.assertTrue(all('LimitsExceeded' in c.error.name for c in calls if c.error), calls)
+        self.assertEqual(self.daemon_log().count(f'apps/{ALICE}/auth-scene'), 2)
 
     def test_a_key_being_made_holds_up_no_one_else(self):
         alice = self.alice_agent.start_auth('alice')
