@@ -70,6 +70,17 @@ def wait_until(predicate, what, deadline=DEADLINE):
             GLib.source_remove(source)
 
 
+def state_files(state):
+    """{relative path: bytes} of everything in the state directory."""
+    files = {}
+    for dirpath, _, names in os.walk(state):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, 'rb') as f:
+                files[os.path.relpath(path, state)] = f.read()
+    return files
+
+
 def under_asan(pid):
     with open(f'/proc/{pid}/maps') as f:
         return 'libasan' in f.read()
@@ -373,6 +384,33 @@ class SoterdTestCase(dbusmock.DBusTestCase):
                 'auth_json': auth_json, 'auth_sig': auth_sig,
                 'ask_pub': json.loads(ask_json)['pub_key'],
                 'auth_pub': json.loads(auth_json)['pub_key']}
+
+    def assert_store_refused(self, reason, last_counter=0):
+        """With the state as it is: soterd answers 90001 / NotSupported,
+        never reads a finger, logs @reason and writes nothing (soterd is
+        stopped after)."""
+        files = state_files(self.state)
+        shown = len(self.agent.shown)
+        self.start_daemon()
+        self.agent.register()
+        call = self.start_auth()
+        wait_until(lambda: call.done or len(self.agent.shown) > shown, 'the reply or a prompt')
+        if len(self.agent.shown) > shown:
+            self.reader('SCAN finger-1')  # to see what it would sign
+        _, result, _, code, msg = call.wait()
+        if result:
+            self.fail(f'soterd signed counter {json.loads(result)["counter"]}; the last '
+                      f'before was {last_counter}')
+        self.assertEqual(len(self.agent.shown), shown, 'the reader was used without a key store')
+        self.assertEqual(code, 90001, msg)
+        self.assertIn('key store', msg)
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetDeviceKey', reply_type='(ssss)')
+        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
+            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
+        self.assertIn(reason, self.daemon_log())
+        self.stop_daemon()
+        self.assertEqual(state_files(self.state), files, 'soterd changed the state directory')
 
     def daemon_log(self):
         self.log.flush()

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import mountns  # noqa: E402
 import taprunner  # noqa: E402
 from soterd_testlib import (ACTIONS, AGENT_IFACE, NODE_INFO, SHORT_TIMEOUT, Agent,  # noqa: E402
-                            Call, SoterdTestCase, wait_until)
+                            Call, SoterdTestCase, state_files, wait_until)
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
@@ -39,17 +39,6 @@ def verifies(pub_pem, data, signature_b64):
         return True
     except Exception:
         return False
-
-
-def state_files(state):
-    """{relative path: bytes} of everything in the state directory."""
-    files = {}
-    for dirpath, _, names in os.walk(state):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            with open(path, 'rb') as f:
-                files[os.path.relpath(path, state)] = f.read()
-    return files
 
 
 def temporaries(state):

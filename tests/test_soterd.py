@@ -468,40 +468,6 @@ class TestState(SoterdTestCase):
             self.assertEqual(f.read(), 'not a number\n')
         self.assertIn('refusing to reuse counter values', self.daemon_log())
 
-    def state_files(self):
-        files = {}
-        for root, _, names in os.walk(self.state):
-            for name in names:
-                with open(os.path.join(root, name), 'rb') as f:
-                    files[os.path.relpath(os.path.join(root, name), self.state)] = f.read()
-        return files
-
-    def assert_store_refused(self, reason, last_counter=0):
-        """soterd answers 90001 / NotSupported, never reads a finger, logs
-        @reason and writes nothing."""
-        files = self.state_files()
-        shown = len(self.agent.shown)
-        self.start_daemon()
-        self.agent.register()
-        call = self.start_auth()
-        wait_until(lambda: call.done or len(self.agent.shown) > shown, 'the reply or a prompt')
-        if len(self.agent.shown) > shown:
-            self.reader('SCAN finger-1')  # to see what it would sign
-        _, result, _, code, msg = call.wait()
-        if result:
-            self.fail(f'soterd signed counter {json.loads(result)["counter"]}; the last '
-                      f'before was {last_counter}')
-        self.assertEqual(len(self.agent.shown), shown, 'the reader was used without a key store')
-        self.assertEqual(code, 90001, msg)
-        self.assertIn('key store', msg)
-        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
-            self.call('GetDeviceKey', reply_type='(ssss)')
-        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
-            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
-        self.assertIn(reason, self.daemon_log())
-        self.stop_daemon()
-        self.assertEqual(self.state_files(), files, 'soterd changed the state directory')
-
     def test_missing_counter_beside_the_device_key_is_90001(self):
         # Started again from 1, the counter would sign values a relying
         # party has seen: the store is refused, as a corrupt counter is.

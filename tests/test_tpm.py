@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import swtpm  # noqa: E402
 import taprunner  # noqa: E402
 import test_reliability  # noqa: E402
-from soterd_testlib import SoterdTestCase, wait_until  # noqa: E402
+from soterd_testlib import SoterdTestCase, state_files  # noqa: E402
 
 TPM2_NVREAD = shutil.which('tpm2_nvread')
 NV_INDEX = '0x01534f54'  # soterd's default TpmCounterIndex
@@ -113,7 +113,7 @@ class TestTpmKeyStore(TpmTestCase):
 
         self.assertFalse(os.path.exists(os.path.join(self.state, 'keys')),
                          'the file store was used')
-        files = test_reliability.state_files(self.state)
+        files = state_files(self.state)
         self.assertIn(os.path.join('tpm', 'apps', str(os.getuid()), 'ask.key'), files)
         for name, data in files.items():
             path = os.path.join(self.state, name)
@@ -176,7 +176,7 @@ class TestTpmKeyStore(TpmTestCase):
         good = self.auth_value()
         with open(auth, 'wb') as f:
             f.write(bytes(b ^ 0xff for b in good))
-        contents = test_reliability.state_files(self.state)
+        contents = state_files(self.state)
 
         self.start_daemon()
         self.agent.register()
@@ -187,7 +187,7 @@ class TestTpmKeyStore(TpmTestCase):
             self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
         self.assertIn("the TPM refused soterd's auth value", self.daemon_log())
         self.stop_daemon()
-        self.assertEqual(test_reliability.state_files(self.state), contents)
+        self.assertEqual(state_files(self.state), contents)
 
         with open(auth, 'wb') as f:
             f.write(good)
@@ -219,27 +219,6 @@ class TestTpmKeyStore(TpmTestCase):
         self.assertTrue(self.openssl_verify(after['device'], after['ask_json'], after['ask_sig']))
         # A new index starts above every counter this TPM has had.
         self.assertGreater(json.loads(self.authenticate_ok()[0])['counter'], last)
-
-    def assert_store_refused(self, reason):
-        """With the state as it is: 90001 / NotSupported, no finger read,
-        @reason in the log, and nothing written (soterd stopped after)."""
-        contents = test_reliability.state_files(self.state)
-        shown = len(self.agent.shown)
-        self.start_daemon()
-        self.agent.register()
-        call = self.start_auth()
-        wait_until(lambda: call.done or len(self.agent.shown) > shown, 'the reply or a prompt')
-        if len(self.agent.shown) > shown:
-            self.reader('SCAN finger-1')  # to see what it would sign
-        _, result, _, code, msg = call.wait()
-        self.assertEqual((code, result), (90001, ''), msg)
-        self.assertEqual(len(self.agent.shown), shown, 'the reader was used without a key store')
-        with self.assertRaisesRegex(GLib.Error, 'NotSupported'):
-            self.call('GetAuthKey', GLib.Variant('(s)', ('',)), '(ss)')
-        self.assertIn(reason, self.daemon_log())
-        self.stop_daemon()
-        self.assertEqual(test_reliability.state_files(self.state), contents,
-                         'soterd changed the state directory')
 
     def nv_defined(self):
         return int(NV_INDEX, 16) in [int(h.strip().lstrip('- '), 16) for h in
