@@ -89,16 +89,15 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
   Agent *agent;
   guint count = 0;
 
-  /* Registering again moves the agent to the front, as the newest. */
-  soter_agents_remove (self, bus_name, path);
-
   /* polkit's model: the first regular agent of a session holds it until it
-   * unregisters or leaves the bus; nobody takes its prompts over. */
+   * unregisters or leaves the bus; nobody takes its prompts over. (Checked
+   * before anything changes: a refused registration keeps what was.) */
   for (GList *l = self->agents; l != NULL && !fallback; l = l->next)
     {
       Agent *holder = l->data;
 
-      if (!holder->fallback && same_reach (holder, uid, session))
+      if (!holder->fallback && same_reach (holder, uid, session) &&
+          !(g_str_equal (holder->bus_name, bus_name) && g_str_equal (holder->path, path)))
         {
           if (session != NULL)
             g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
@@ -109,6 +108,9 @@ soter_agents_add (SoterAgents *self, const char *bus_name, const char *path,
           return FALSE;
         }
     }
+
+  /* Registering again moves the agent to the front, as the newest. */
+  soter_agents_remove (self, bus_name, path);
 
   /* Any caller may register: bound what one connection can make us keep. */
   for (GList *l = self->agents; l != NULL; l = l->next)
