@@ -3,6 +3,8 @@
  * the result. */
 #include <stdio.h>
 
+#include <glib/gi18n.h>
+
 #include "soterctl-agent.h"
 
 struct _TextAgent
@@ -17,10 +19,11 @@ on_show (SoterAgent *agent, const char *request_id, const char *auth_content,
 {
   g_free (self->shown);
   self->shown = g_strdup (request_id);
-  fprintf (stderr, "SOTER authentication for %s (uid %u)\n", app_id, uid);
+  /* Translators: %s is the asking app's id, %u the user's uid. */
+  fprintf (stderr, _("SOTER authentication for %s (uid %u)\n"), app_id, uid);
   if (auth_content[0] != '\0')
     fprintf (stderr, "  \"%s\"\n", auth_content);
-  fprintf (stderr, "Place an enrolled finger on the reader (Ctrl-C cancels).\n");
+  fprintf (stderr, "%s\n", _("Place an enrolled finger on the reader (Ctrl-C cancels)."));
 }
 
 static void

@@ -3,14 +3,18 @@
 #include <stdio.h>
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
 #include "soterctl-agent.h"
 #include "soterctl.h"
+#include "config.h"
 
 /* ---- shared ----------------------------------------------------------- */
 
-/* Parses a subcommand's options; FALSE with *status set when it must end. */
+/* Parses a subcommand's options; FALSE with *status set when it must end.
+ * @summary and the entries' descriptions are translated here (marked N_()
+ * where they are written); @params (MODE, FINGER) stays as typed. */
 static gboolean
 parse (const char *name, const char *params, const char *summary, const GOptionEntry *entries,
        int min_args, int max_args, int *argc, char ***argv, int *status)
@@ -20,19 +24,24 @@ parse (const char *name, const char *params, const char *summary, const GOptionE
   g_autofree char *prgname = g_strdup_printf ("soterctl %s", name);
 
   g_set_prgname (prgname);
+  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
   g_option_context_set_summary (ctx, summary);
   if (entries != NULL)
-    g_option_context_add_main_entries (ctx, entries, NULL);
+    g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (ctx, argc, argv, &error))
     {
-      fprintf (stderr, "soterctl %s: %s (see soterctl %s --help)\n", name, error->message, name);
+      /* Translators: soterctl SUBCOMMAND: ERROR (see soterctl SUBCOMMAND --help) */
+      fprintf (stderr, _("soterctl %s: %s (see soterctl %s --help)\n"), name, error->message,
+               name);
       *status = EXIT_USAGE;
       return FALSE;
     }
   if (*argc - 1 < min_args || *argc - 1 > max_args)
     {
-      fprintf (stderr, "soterctl %s: expected %s (see soterctl %s --help)\n", name,
-               params[0] ? params : "no arguments", name);
+      /* Translators: the second %s is the arguments the subcommand takes, as
+       * in its --help (e.g. FINGER), or "no arguments". */
+      fprintf (stderr, _("soterctl %s: expected %s (see soterctl %s --help)\n"), name,
+               params[0] ? params : _("no arguments"), name);
       *status = EXIT_USAGE;
       return FALSE;
     }
@@ -54,7 +63,7 @@ connect_client (const char *name, int *status)
 
   if (client == NULL)
     {
-      fprintf (stderr, "soterctl %s: cannot reach soterd: %s\n", name, error->message);
+      fprintf (stderr, _("soterctl %s: cannot reach soterd: %s\n"), name, error->message);
       *status = EXIT_FAILED;
     }
   return client;
@@ -131,9 +140,9 @@ soterctl_support (int argc, char **argv)
   g_auto(GStrv) modes = NULL;
   int status = 0;
 
-  if (!parse ("support", "", "Lists the authentication modes this device supports, one a "
-              "line.\nExit status 11 (90001) when there is none.", NULL, 0, 0, &argc, &argv,
-              &status))
+  if (!parse ("support", "", N_("Lists the authentication modes this device supports, one a "
+                                 "line.\nExit status 11 (90001) when there is none."),
+              NULL, 0, 0, &argc, &argv, &status))
     return status;
   if ((client = connect_client ("support", &status)) == NULL)
     return status;
@@ -144,7 +153,8 @@ soterctl_support (int argc, char **argv)
     printf ("%s\n", *m);
   if (modes[0] == NULL)
     {
-      fprintf (stderr, "soterctl support: this device supports no SOTER authentication mode\n");
+      fprintf (stderr, "%s\n",
+               _("soterctl support: this device supports no SOTER authentication mode"));
       return soterctl_exit_for_code (SOTER_ERROR_NOT_SUPPORTED);
     }
   return 0;
@@ -157,9 +167,11 @@ soterctl_enrolled (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  if (!parse ("enrolled", "MODE", "Tells whether you have enrolled MODE (e.g. fingerPrint): "
-              "prints yes or no.\nExit status 0 when enrolled, 21 (90011) when not.", NULL, 1,
-              1, &argc, &argv, &status))
+  /* The yes or no it prints is for scripts: never translated. */
+  if (!parse ("enrolled", "MODE", N_("Tells whether you have enrolled MODE (e.g. fingerPrint): "
+                                     "prints yes or no.\nExit status 0 when enrolled, 21 "
+                                     "(90011) when not."),
+              NULL, 1, 1, &argc, &argv, &status))
     return status;
   if ((client = connect_client ("enrolled", &status)) == NULL)
     return status;
@@ -182,8 +194,8 @@ soterctl_list (int argc, char **argv)
   g_auto(GStrv) fingers = NULL;
   int status = 0;
 
-  if (!parse ("list", "", "Lists your enrolled fingers, one a line (fprintd's names).", NULL, 0,
-              0, &argc, &argv, &status))
+  if (!parse ("list", "", N_("Lists your enrolled fingers, one a line (fprintd's names)."),
+              NULL, 0, 0, &argc, &argv, &status))
     return status;
   if ((client = connect_client ("list", &status)) == NULL)
     return status;
@@ -202,8 +214,9 @@ soterctl_delete (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  if (!parse ("delete", "FINGER", "Deletes one of your enrolled fingers (fprintd's names, e.g. "
-              "right-index-finger).", NULL, 1, 1, &argc, &argv, &status))
+  if (!parse ("delete", "FINGER", N_("Deletes one of your enrolled fingers (fprintd's names, "
+                                     "e.g. right-index-finger)."),
+              NULL, 1, 1, &argc, &argv, &status))
     return status;
   if ((client = connect_client ("delete", &status)) == NULL)
     return status;
@@ -217,14 +230,16 @@ soterctl_delete (int argc, char **argv)
 static void
 on_enroll_started (SoterClient *client, const char *finger)
 {
-  fprintf (stderr, "Enrolling %s: place your finger on the reader, again after each stage "
-           "(Ctrl-C cancels).\n", finger);
+  /* Translators: %s is fprintd's name of the finger (right-index-finger). */
+  fprintf (stderr, _("Enrolling %s: place your finger on the reader, again after each stage "
+                     "(Ctrl-C cancels).\n"), finger);
 }
 
 static void
 on_enroll_status (SoterClient *client, const char *result, gboolean done, gpointer data)
 {
-  printf ("Enroll result: %s\n", result);
+  /* Translators: %s is fprintd's enroll status (enroll-stage-passed, …), as is. */
+  printf (_("Enroll result: %s\n"), result);
   fflush (stdout);
 }
 
@@ -240,9 +255,10 @@ soterctl_enroll (int argc, char **argv)
   guint sigint;
   int status = 0;
 
-  if (!parse ("enroll", "[FINGER]", "Enrolls one of your fingers (fprintd's names; "
-              "right-index-finger by default),\nprinting each stage's result. Ctrl-C cancels "
-              "(exit status 18).", NULL, 0, 1, &argc, &argv, &status))
+  if (!parse ("enroll", "[FINGER]", N_("Enrolls one of your fingers (fprintd's names; "
+                                       "right-index-finger by default),\nprinting each stage's "
+                                       "result. Ctrl-C cancels (exit status 18)."),
+              NULL, 0, 1, &argc, &argv, &status))
     return status;
   finger = argc > 1 ? argv[1] : "right-index-finger";
   if ((client = connect_client ("enroll", &status)) == NULL)
@@ -256,7 +272,7 @@ soterctl_enroll (int argc, char **argv)
   g_source_remove (sigint);
   if (!soter_client_enroll_finish (client, res, &error))
     return fail ("enroll", error);
-  fprintf (stderr, "Enrolled %s.\n", finger);
+  fprintf (stderr, _("Enrolled %s.\n"), finger);
   return 0;
 }
 
@@ -281,6 +297,7 @@ print_result (SoterResult *result, gboolean as_json)
       print_json (b);
       return;
     }
+  /* For scripts, like --json: these names stay English in every locale. */
   printf ("authMode: %s\n", soter_result_get_auth_mode (result));
   printf ("resultJSON: %s\n", soter_result_get_result_json (result));
   printf ("resultJSONSignature: %s\n", soter_result_get_result_json_signature (result));
@@ -296,16 +313,17 @@ soterctl_auth (int argc, char **argv)
   gboolean as_json = FALSE, no_agent = FALSE;
   const GOptionEntry entries[] = {
     { "challenge", 'c', 0, G_OPTION_ARG_STRING, &challenge,
-      "The server's challenge, signed back as raw (required)", "C" },
+      N_("The server's challenge, signed back as raw (required)"), "C" },
     { "mode", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &modes,
-      "A requested mode (default fingerPrint); may be repeated", "MODE" },
+      N_("A requested mode (default fingerPrint); may be repeated"), "MODE" },
     { "content", 0, 0, G_OPTION_ARG_STRING, &content,
-      "What the prompt shows (authContent, at most 42 characters)", "TEXT" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print one JSON object, with Taro's names", NULL },
+      N_("What the prompt shows (authContent, at most 42 characters)"), "TEXT" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, N_("Print one JSON object, with Taro's names"),
+      NULL },
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
-      "Also write result.json and result.sig there, for soterctl verify", "DIR" },
+      N_("Also write result.json and result.sig there, for soterctl verify"), "DIR" },
     { "no-agent", 0, 0, G_OPTION_ARG_NONE, &no_agent,
-      "Do not bring a text prompt; rely on the session's agent", NULL },
+      N_("Do not bring a text prompt; rely on the session's agent"), NULL },
     { NULL }
   };
   const char *const default_modes[] = { "fingerPrint", NULL };
@@ -319,15 +337,17 @@ soterctl_auth (int argc, char **argv)
   guint sigint, code;
   int status = 0;
 
-  if (!parse ("auth", "", "Asks soterd for a SOTER authentication and prints authMode, "
-              "resultJSON,\nresultJSONSignature, errCode and errMsg. With no prompt agent in "
-              "the session,\nsoterctl shows the prompt itself; Ctrl-C cancels (errCode 90008).\n"
-              "Exit status 0 on success, 10 + (errCode - 90000) on a SOTER failure.",
+  if (!parse ("auth", "", N_("Asks soterd for a SOTER authentication and prints authMode, "
+                             "resultJSON,\nresultJSONSignature, errCode and errMsg. With no "
+                             "prompt agent in the session,\nsoterctl shows the prompt itself; "
+                             "Ctrl-C cancels (errCode 90008).\nExit status 0 on success, "
+                             "10 + (errCode - 90000) on a SOTER failure."),
               entries, 0, 0, &argc, &argv, &status))
     return status;
   if (challenge == NULL)
     {
-      fprintf (stderr, "soterctl auth: --challenge is required (see soterctl auth --help)\n");
+      fprintf (stderr, "%s\n",
+               _("soterctl auth: --challenge is required (see soterctl auth --help)"));
       return EXIT_USAGE;
     }
   if ((client = connect_client ("auth", &status)) == NULL)
@@ -349,7 +369,8 @@ soterctl_auth (int argc, char **argv)
   if (result == NULL)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_prefix_error_literal (&error, "cancelled: ");
+        /* Translators: put before the error message, as "cancelled: …". */
+        g_prefix_error_literal (&error, _("cancelled: "));
       return fail ("auth", error);
     }
 
@@ -357,6 +378,7 @@ soterctl_auth (int argc, char **argv)
   code = soter_result_get_err_code (result);
   if (code != 0)
     {
+      /* errMsg is WeChat's English protocol string: printed as it is. */
       fprintf (stderr, "soterctl auth: %s (errCode %u)\n", soter_result_get_err_msg (result), code);
       return soterctl_exit_for_code (code);
     }
@@ -379,12 +401,12 @@ soterctl_keys (int argc, char **argv)
   g_autofree char *scene = NULL, *out_dir = NULL;
   gboolean as_json = FALSE;
   const GOptionEntry entries[] = {
-    { "scene", 's', 0, G_OPTION_ARG_STRING, &scene, "The auth key's scene (default: default)",
+    { "scene", 's', 0, G_OPTION_ARG_STRING, &scene, N_("The auth key's scene (default: default)"),
       "SCENE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print one JSON object", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, N_("Print one JSON object"), NULL },
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
-      "Write device-key.pem, app-key.json/.sig and auth-key.json/.sig there, for soterctl "
-      "verify", "DIR" },
+      N_("Write device-key.pem, app-key.json/.sig and auth-key.json/.sig there, for soterctl "
+         "verify"), "DIR" },
     { NULL }
   };
   g_autofree char *pem = NULL, *cpu_id = NULL, *tee_n = NULL, *tee_v = NULL;
@@ -393,9 +415,10 @@ soterctl_keys (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  if (!parse ("keys", "", "Prints the keys a server registers: the device key (PEM, to pin), "
-              "your app secure\nkey and your auth key (key_json and base64 signature each), "
-              "exactly as signed.", entries, 0, 0, &argc, &argv, &status))
+  if (!parse ("keys", "", N_("Prints the keys a server registers: the device key (PEM, to "
+                             "pin), your app secure\nkey and your auth key (key_json and base64 "
+                             "signature each), exactly as signed."),
+              entries, 0, 0, &argc, &argv, &status))
     return status;
   if ((client = connect_client ("keys", &status)) == NULL)
     return status;
@@ -446,11 +469,15 @@ soterctl_keys (int argc, char **argv)
       print_json (b);
       return 0;
     }
-  printf ("Device key (pin it on the server):\n%s%s", pem, g_str_has_suffix (pem, "\n") ? "" : "\n");
+  /* The headings are for people; the keys and the field labels (cpu_id:,
+   * tee_n:, tee_v:, signature:) stay as they are, for scripts. */
+  printf ("%s\n%s%s", _("Device key (pin it on the server):"), pem,
+          g_str_has_suffix (pem, "\n") ? "" : "\n");
   printf ("cpu_id: %s\ntee_n: %s\ntee_v: %s\n\n", cpu_id, tee_n, tee_v);
-  printf ("App secure key (key_json, signed by the device key):\n%s\nsignature: %s\n\n", ask,
-          ask_sig);
-  printf ("Auth key \"%s\" (key_json, signed by the app secure key):\n%s\nsignature: %s\n",
-          scene && *scene ? scene : "default", auth, auth_sig);
+  printf ("%s\n%s\nsignature: %s\n\n", _("App secure key (key_json, signed by the device key):"),
+          ask, ask_sig);
+  printf (_("Auth key \"%s\" (key_json, signed by the app secure key):"),
+          scene && *scene ? scene : "default");
+  printf ("\n%s\nsignature: %s\n", auth, auth_sig);
   return 0;
 }

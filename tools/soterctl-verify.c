@@ -15,12 +15,16 @@
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <glib/gi18n.h>
 
 #include "soter-verify.h"
 #include "soterctl.h"
 
+/* Translators: the option names, PEM, JSON, SIG, C, FILE, RESULT_JSON and
+ * SIGNATURE stay as typed; key_json, raw, uid, cpu_id and rsa_pss_saltlen are
+ * SOTER's field names. */
 static const char usage[] =
-  "Usage: soterctl verify (--device-key PEM --app-key JSON SIG | --app-key-pem PEM |\n"
+  N_("Usage: soterctl verify (--device-key PEM --app-key JSON SIG | --app-key-pem PEM |\n"
   "                        --auth-key-pem PEM) [--auth-key JSON SIG]\n"
   "                       [--challenge C] [--state FILE] RESULT_JSON SIGNATURE\n"
   "\n"
@@ -32,7 +36,7 @@ static const char usage[] =
   "last one accepted for the cpu_id, which is then recorded.\n"
   "\n"
   "Files may be - for standard input. Signatures are base64 or raw bytes.\n"
-  "Exit status: 0 verified, 1 verification failed, 2 usage error.\n";
+  "Exit status: 0 verified, 1 verification failed, 2 usage error.\n");
 
 typedef struct {
   char  *data;
@@ -52,7 +56,7 @@ read_input (const char *name, Blob *out, GError **error)
       if (stdin_used)
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                               "standard input (-) can be read only once");
+                               _("standard input (-) can be read only once"));
           return FALSE;
         }
       stdin_used = TRUE;
@@ -106,7 +110,7 @@ read_signed (const char *json_name, const char *sig_name, SignedInput *out, GErr
 static int
 fail_usage (const char *message)
 {
-  g_printerr ("soterctl verify: %s\n%s", message, usage);
+  g_printerr ("soterctl verify: %s\n%s", _(message), _(usage));
   return EXIT_USAGE;
 }
 
@@ -126,10 +130,10 @@ soterctl_verify (int argc, char **argv)
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
-#define NEED(n) if (i + (n) >= argc) return fail_usage ("missing value after an option")
+#define NEED(n) if (i + (n) >= argc) return fail_usage (N_("missing value after an option"))
       if (g_str_equal (a, "--help") || g_str_equal (a, "-h"))
         {
-          g_print ("%s", usage);
+          g_print ("%s", _(usage));
           return 0;
         }
       else if (g_str_equal (a, "--device-key")) { NEED (1); device_key = argv[++i]; }
@@ -140,23 +144,23 @@ soterctl_verify (int argc, char **argv)
       else if (g_str_equal (a, "--challenge")) { NEED (1); challenge = argv[++i]; }
       else if (g_str_equal (a, "--state")) { NEED (1); state = argv[++i]; }
       else if (a[0] == '-' && a[1] != '\0')
-        return fail_usage ("unknown option");
+        return fail_usage (N_("unknown option"));
       else if (npos < 2)
         positional[npos++] = a;
       else
-        return fail_usage ("too many arguments");
+        return fail_usage (N_("too many arguments"));
 #undef NEED
     }
 
   pinned = (device_key != NULL) + (app_key_pem != NULL) + (auth_key_pem != NULL);
   if (pinned != 1)
-    return fail_usage ("pin exactly one key: --device-key, --app-key-pem or --auth-key-pem");
+    return fail_usage (N_("pin exactly one key: --device-key, --app-key-pem or --auth-key-pem"));
   if (npos != 2)
-    return fail_usage ("RESULT_JSON and SIGNATURE are needed");
+    return fail_usage (N_("RESULT_JSON and SIGNATURE are needed"));
   if (device_key != NULL && app_key[0] == NULL)
-    return fail_usage ("--device-key needs --app-key JSON SIG");
+    return fail_usage (N_("--device-key needs --app-key JSON SIG"));
   if (auth_key_pem == NULL && auth_key[0] == NULL)
-    return fail_usage ("--auth-key JSON SIG is needed unless --auth-key-pem is given");
+    return fail_usage (N_("--auth-key JSON SIG is needed unless --auth-key-pem is given"));
 
   {
     Blob b = { 0 };
@@ -185,9 +189,11 @@ soterctl_verify (int argc, char **argv)
   g_free (result.json.data); g_free (result.sig);
   if (info == NULL)
     {
-      g_printerr ("soterctl verify: FAILED: %s\n", error->message);
+      /* The reason is libsoter-verify's (English, as a server logs it). */
+      g_printerr (_("soterctl verify: FAILED: %s\n"), error->message);
       return EXIT_VERIFY_FAILED;
     }
+  /* For scripts: English in every locale. */
   g_print ("verified: cpu_id %s, uid %s, fid %s, counter %" G_GINT64_FORMAT "\n", info->cpu_id,
            info->uid, info->fid, info->counter);
   return 0;
