@@ -6,6 +6,9 @@ private system bus.
   top to bottom, as a user types them: each must exit 0 and print what its
   "# →" comment says ("…" stands for anything). Whatever the section holds
   is run: an example added there is tested the same way.
+- The GJS agent of "Writing another prompt agent", which the README quotes
+  from docs/examples/agent.js: the quote must be the file, and the file
+  must serve an authentication (and a cancel) through gjs and libsoter.
 
 State an example needs is made as a user would make it: the harness's agent
 shows busctl's prompts, and the virtual reader is touched when a prompt or
@@ -30,9 +33,12 @@ from gi.repository import GLib  # noqa: E402
 
 SOURCE_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 README = os.environ.get('SOTER_README', os.path.join(SOURCE_ROOT, 'README.md'))
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(README)), 'docs', 'examples', 'agent.js')
 SOTERCTL = os.environ.get('SOTERCTL', os.path.join(SOURCE_ROOT, 'build', 'tools', 'soterctl'))
+GJS = '/usr/bin/gjs'
 
 BUSCTL_SECTION = 'Using it from a shell: busctl'
+AGENT_SECTION = 'Writing another prompt agent'
 # What soterd ties to the calling connection, which a busctl call closes as
 # soon as it has its reply: these cannot work from busctl (see the README).
 NEEDS_A_CONNECTION_THAT_STAYS = {
@@ -268,6 +274,79 @@ class TestBusctlSection(SoterdTestCase):
             self.assertTrue(example.matches(proc.stdout),
                             f'{example.line}\nprinted:\n{proc.stdout}\nnot what the README '
                             f'says:\n' + '\n'.join(example.expected))
+
+
+class TestGjsAgent(SoterdTestCase):
+    """docs/examples/agent.js, the README's GJS agent, through gjs and the
+    build's libsoter (GI_TYPELIB_PATH, LD_LIBRARY_PATH: tests/meson.build)."""
+    with_agent = False  # the example is the agent
+
+    def gjs_agent(self):
+        if not os.access(GJS, os.X_OK):
+            self.skipTest('gjs is not installed (scripts/install-deps.sh installs it)')
+        # gjs is not instrumented: under ASan it runs with the runtime
+        # preloaded and without leak checks, as the harness's Python does.
+        env = dict(os.environ, G_DEBUG='fatal-criticals')
+        return Process(self, [GJS, EXAMPLE], env, stdin=subprocess.PIPE)
+
+    def stop(self, agent):
+        """Ctrl-D: the example unregisters and exits 0."""
+        agent.proc.stdin.close()
+        rc = agent.wait('the example to exit')
+        self.assertEqual(rc, 0, agent.stderr)
+        self.assertNotIn('CRITICAL', agent.stderr)
+        self.assertNotIn('WARNING', agent.stderr)
+
+    def test_the_readme_quotes_the_example(self):
+        with open(EXAMPLE) as f:
+            self.assertIn(f.read(), fenced(section(AGENT_SECTION), 'js'))
+
+    def test_an_authentication_through_the_example(self):
+        self.enroll(print_id=FINGER)
+        agent = self.gjs_agent()
+        agent.expect('Registered with soterd.')
+
+        call = self.start_auth('order #4711', content='Pay 12.00 EUR')
+        self.assertRegex(agent.expect('asks: Pay 12.00 EUR'), r'^\S.* \(uid 0\) asks: ')
+        agent.expect('Touch the fingerprint reader (fingerPrint); Enter cancels.')
+        self.reader(f'SCAN {FINGER}')
+        mode, result_json, _sig, code, msg = call.wait()
+        self.assertEqual((code, mode), (0, 'fingerPrint'), msg)
+        self.assertIn('"raw":"order #4711"', result_json)
+        agent.expect('Done.')
+
+        # A miss: the example shows soterd's message.
+        call = self.start_auth('again')
+        agent.expect('Touch the fingerprint reader')
+        self.reader('SCAN someone-else')
+        agent.expect('try again')
+        # Enter cancels the prompt shown: the app gets 90008.
+        agent.proc.stdin.write(b'\n')
+        agent.proc.stdin.flush()
+        self.assertEqual(call.wait()[3], 90008)
+        agent.expect('Closed (error 90008).')
+        self.stop(agent)
+
+    def test_the_example_registers_again_when_soterd_restarts(self):
+        self.enroll(print_id=FINGER)
+        agent = self.gjs_agent()
+        agent.expect('Registered with soterd.')
+        self.assertEqual(self.stop_daemon(), 0)
+        agent.expect('soterd left; waiting for it.')
+        self.start_daemon()
+        agent.expect('Registered with soterd.')
+        call = self.start_auth('after-restart')
+        agent.expect('Touch the fingerprint reader')
+        self.reader(f'SCAN {FINGER}')
+        self.assertEqual(call.wait()[3], 0)
+        self.stop(agent)
+
+    def test_the_example_says_when_another_agent_holds_the_session(self):
+        self.agent.register()
+        agent = self.gjs_agent()
+        rc = agent.wait('the example to give up')
+        self.assertEqual(rc, 1, agent.stdout + agent.stderr)
+        self.assertIn('Another prompt agent serves this session', agent.stderr)
 
 
 if __name__ == '__main__':
