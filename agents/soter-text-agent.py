@@ -1,0 +1,1 @@
+soter-text-agent
