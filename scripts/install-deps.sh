@@ -18,6 +18,7 @@ PACKAGES="
   clang libclang-rt-14-dev valgrind
   libtss2-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   umockdev gir1.2-umockdev-1.0
+  gettext locales
   gjs
 "
 
