@@ -57,6 +57,7 @@ struct _SoterAgent
   char           *owner;        /* soterd's unique name, as last seen */
   GCancellable   *cancellable;  /* registrations made again */
   GPtrArray      *shown;        /* request_ids of the prompts not closed yet */
+  GHashTable     *details;      /* request_id → ShowPrompt's details, while shown */
 };
 
 G_DEFINE_FINAL_TYPE (SoterAgent, soter_agent, G_TYPE_OBJECT)
@@ -105,6 +106,7 @@ handle_show (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
   soter_dbus_agent_complete_show_prompt (skeleton, invocation);
   if (!g_ptr_array_find_with_equal_func (self->shown, request_id, g_str_equal, NULL))
     g_ptr_array_add (self->shown, g_strdup (request_id));
+  g_hash_table_replace (self->details, g_strdup (request_id), g_variant_ref (details));
   g_signal_emit (self, signals[SIGNAL_SHOW], 0, request_id, auth_content, app_id, uid, modes);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -132,6 +134,7 @@ handle_close (SoterDBusAgent *skeleton, GDBusMethodInvocation *invocation,
   if (g_ptr_array_find_with_equal_func (self->shown, request_id, g_str_equal, &i))
     g_ptr_array_remove_index (self->shown, i);
   g_signal_emit (self, signals[SIGNAL_CLOSE], 0, request_id, outcome);
+  g_hash_table_remove (self->details, request_id);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -186,6 +189,30 @@ soter_agent_get_fallback (SoterAgent *self)
 {
   g_return_val_if_fail (SOTER_IS_AGENT (self), FALSE);
   return self->fallback;
+}
+
+/**
+ * soter_agent_dup_details:
+ * @self: a #SoterAgent
+ * @request_id: the request_id of a prompt the agent shows
+ *
+ * All that soterd's ShowPrompt said of a prompt (SPEC §7): besides what
+ * #SoterAgent::show passes, `app_name` and `app_icon` (both strings) where
+ * soterd knows the asking app by a desktop file. Available from
+ * #SoterAgent::show until the handlers of #SoterAgent::close have run.
+ *
+ * Returns: (transfer full) (nullable): the prompt's details, an `a{sv}`
+ *   dictionary, or %NULL when the agent shows no such prompt
+ */
+GVariant *
+soter_agent_dup_details (SoterAgent *self, const char *request_id)
+{
+  GVariant *details;
+
+  g_return_val_if_fail (SOTER_IS_AGENT (self), NULL);
+  g_return_val_if_fail (request_id != NULL, NULL);
+  details = g_hash_table_lookup (self->details, request_id);
+  return details != NULL ? g_variant_ref (details) : NULL;
 }
 
 /**
@@ -331,7 +358,10 @@ on_soterd_vanished (GDBusConnection *connection, const char *name, gpointer data
   shown = g_steal_pointer (&self->shown);
   self->shown = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < shown->len; i++)
-    g_signal_emit (self, signals[SIGNAL_CLOSE], 0, shown->pdata[i], SOTER_ERROR_INTERNAL);
+    {
+      g_signal_emit (self, signals[SIGNAL_CLOSE], 0, shown->pdata[i], SOTER_ERROR_INTERNAL);
+      g_hash_table_remove (self->details, shown->pdata[i]);
+    }
 }
 
 static void
@@ -346,6 +376,7 @@ stop_watching (SoterAgent *self)
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->owner, g_free);
   g_ptr_array_set_size (self->shown, 0);
+  g_hash_table_remove_all (self->details);
 }
 
 /* Exports the skeleton once, and starts watching soterd's name; soterd's
@@ -669,6 +700,7 @@ soter_agent_finalize (GObject *object)
   SoterAgent *self = SOTER_AGENT (object);
 
   g_ptr_array_unref (self->shown);
+  g_hash_table_unref (self->details);
   g_free (self->object_path);
   G_OBJECT_CLASS (soter_agent_parent_class)->finalize (object);
 }
@@ -774,6 +806,8 @@ soter_agent_init (SoterAgent *self)
                                        g_atomic_int_add (&next_id, 1));
   self->skeleton = soter_dbus_agent_skeleton_new ();
   self->shown = g_ptr_array_new_with_free_func (g_free);
+  self->details = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) g_variant_unref);
   g_signal_connect (self->skeleton, "handle-show-prompt", G_CALLBACK (handle_show), self);
   g_signal_connect (self->skeleton, "handle-update-prompt", G_CALLBACK (handle_update), self);
   g_signal_connect (self->skeleton, "handle-close-prompt", G_CALLBACK (handle_close), self);

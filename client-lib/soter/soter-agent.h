@@ -24,6 +24,8 @@ SoterClient *soter_agent_get_client (SoterAgent *self);
 const char  *soter_agent_get_object_path (SoterAgent *self);
 gboolean     soter_agent_get_fallback (SoterAgent *self);
 gboolean     soter_agent_get_registered (SoterAgent *self);
+GVariant    *soter_agent_dup_details (SoterAgent *self,
+                                      const char *request_id);
 
 gboolean soter_agent_register_sync (SoterAgent    *self,
                                     GCancellable  *cancellable,
