@@ -19,6 +19,7 @@ PACKAGES="
   libtss2-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   umockdev gir1.2-umockdev-1.0
   gettext locales
+  libgtk-4-dev libadwaita-1-dev xvfb at-spi2-core python3-pyatspi gir1.2-atspi-2.0 imagemagick xdotool
   gjs
 "
 
