@@ -79,6 +79,7 @@ def expected_files(o):
     files = {
         os.path.join(p, o['libexecdir'], 'soterd'),
         os.path.join(p, o['bindir'], 'soterctl'),
+        os.path.join(p, o['bindir'], 'soter-text-agent'),
         os.path.join(unitdir, 'soterd.service'),
         os.path.join(dbus, 'system-services', 'io.github.soterd.Soter1.service'),
         os.path.join(dbus, 'system.d', 'io.github.soterd.Soter1.conf'),
@@ -97,6 +98,10 @@ def expected_files(o):
     files |= {os.path.join(lib, f) for f in ('libsoter.so', 'libsoter.so.1', 'libsoter.so.1.0.0',
                                              'libsoter-verify.so', 'libsoter-verify.so.0',
                                              'libsoter-verify.so.0.1.0')}
+    # One catalog for each language of po/LINGUAS.
+    with open(os.path.join(os.path.dirname(__file__), '..', 'po', 'LINGUAS')) as f:
+        files |= {os.path.join(p, o['localedir'], lang, 'LC_MESSAGES', 'soterd.mo')
+                  for line in f if not line.startswith('#') for lang in line.split()}
     return {os.path.normpath(f) for f in files}
 
 
@@ -154,6 +159,14 @@ class TestInstall(unittest.TestCase):
                      'SystemdService=soterd.service'):
             self.assertIn(line + '\n', text)
         self.assertTrue(os.access(self.in_dest(soterd), os.X_OK))
+        # The text agent, with the paths of this install; the policy, translated.
+        agent = self.in_dest(os.path.join(o['prefix'], o['bindir'], 'soter-text-agent'))
+        self.assertTrue(os.access(agent, os.X_OK))
+        with open(agent) as f:
+            self.assertIn(f"LOCALEDIR = '{os.path.join(o['prefix'], o['localedir'])}'\n", f.read())
+        policy = [f for f in installed_files(self.dest) if f.endswith('Soter1.policy')][0]
+        with open(self.in_dest(policy)) as f:
+            self.assertIn('<description xml:lang="zh_CN">', f.read())
 
     def test_unit_is_hardened_to_at_most_2(self):
         unit = [f for f in installed_files(self.dest) if f.endswith('/soterd.service')][0]
