@@ -422,6 +422,18 @@ class TestRealBus(unittest.TestCase):
                                      f('result.sig'), user='root')
         self.assertEqual(rc, 0, err)
 
+    def test_6_real_polkit_reads_the_translated_policy(self):
+        # As an agent asks, in the session's locale (pkaction asks in none).
+        self.start_polkitd()
+        rc, reply, err = self.bus_call('org.freedesktop.PolicyKit1',
+                                       '/org/freedesktop/PolicyKit1/Authority',
+                                       'org.freedesktop.PolicyKit1.Authority.EnumerateActions',
+                                       'zh_CN.UTF-8', user='root')
+        self.assertEqual(rc, 0, err)
+        actions = {a[0]: a[1:3] for a in reply[0]}
+        self.assertEqual(actions[BUS_NAME + '.authenticate'],
+                         ('用指纹确认操作（SOTER）', '有应用程序请求您用指纹进行签名确认'))
+
 
 def main():
     mountns.reexec()
