@@ -22,7 +22,10 @@ async function main() {
 
     agent.connect('show', (_agent, requestId, authContent, appId, uid, modes) => {
         shown = requestId;
-        print(`${appId} (uid ${uid}) asks: ${authContent}`);
+        // app_name (and app_icon) where soterd knows the app by a desktop file
+        const name = agent.dup_details(requestId)
+            .lookup_value('app_name', new GLib.VariantType('s'))?.unpack() ?? appId;
+        print(`${name} (uid ${uid}) asks: ${authContent}`);
         print(`Touch the fingerprint reader (${modes.join(', ')}); Enter cancels.`);
     });
     agent.connect('update', (_agent, requestId, message) => print(message));
