@@ -98,6 +98,16 @@ def expected_files(o):
     files |= {os.path.join(lib, f) for f in ('libsoter.so', 'libsoter.so.1', 'libsoter.so.1.0.0',
                                              'libsoter-verify.so', 'libsoter-verify.so.0',
                                              'libsoter-verify.so.0.1.0')}
+    # The desktop agent, where the build has it (-Dgtk_agent, GTK 4 found).
+    if os.path.exists(os.path.join(BUILD, 'agents', 'gtk', 'soter-prompt')):
+        userunitdir = subprocess.run(
+            ['pkg-config', '--define-variable=prefix=' + p, '--variable=systemduserunitdir',
+             'systemd'], capture_output=True, text=True).stdout.strip() or \
+            os.path.join(p, 'lib', 'systemd', 'user')
+        files |= {os.path.join(p, o['libexecdir'], 'soter-prompt'),
+                  os.path.join(p, o['sysconfdir'], 'xdg', 'autostart',
+                               'io.github.soterd.Prompt.desktop'),
+                  os.path.join(userunitdir, 'soter-prompt.service')}
     # One catalog for each language of po/LINGUAS.
     with open(os.path.join(os.path.dirname(__file__), '..', 'po', 'LINGUAS')) as f:
         files |= {os.path.join(p, o['localedir'], lang, 'LC_MESSAGES', 'soterd.mo')
