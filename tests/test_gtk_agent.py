@@ -34,10 +34,20 @@ AT_SPI_BUS_LAUNCHER = '/usr/libexec/at-spi-bus-launcher'
 CONTENT = 'Pay 12.00 EUR to Example Shop'
 # A script is named by its interpreter and its path (SPEC §9).
 APP_ID = f'{os.path.realpath(sys.executable)} {sys.argv[0]}'
+SHOP_ID = 'org.example.Shop'
 REGISTERED = 'Registered with soterd as the session'
 EXISTS = 'Another prompt agent serves this session'
 
 pyatspi = None  # imported once the session and AT-SPI buses are up
+
+
+def cgroup2_mount():
+    with open('/proc/self/mounts') as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == 'cgroup2':
+                return fields[1]
+    return None
 
 
 def missing_tools():
@@ -229,11 +239,11 @@ class TestGtkAgent(SoterdTestCase):
         win = self.window(title)
         return walk(win) if win is not None else []
 
-    def screenshot(self, name):
+    def screenshot(self, name, title=APP_ID):
         """The prompt window as X shows it, under SOTER_SCREENSHOT_DIR."""
         if not SCREENSHOTS:
             return None
-        xid = self.xid()
+        xid = self.xid(title)
         os.makedirs(SCREENSHOTS, exist_ok=True)
         path = os.path.join(SCREENSHOTS, name)
         subprocess.run(['import', '-display', self.display, '-window', xid, path], check=True,
@@ -274,6 +284,53 @@ class TestGtkAgent(SoterdTestCase):
         _, result, _, code, msg = call.wait()
         self.assertEqual((result, code), ('', 90008), msg)
         self.wait_window_gone()
+
+    def daemon_env(self):
+        # The system's desktop files, as soterd reads them: one for the app below.
+        share = os.path.join(self.tmp, 'share')
+        os.makedirs(os.path.join(share, 'applications'), exist_ok=True)
+        with open(os.path.join(share, 'applications', f'{SHOP_ID}.desktop'), 'w') as f:
+            f.write('[Desktop Entry]\nType=Application\nName=Example Shop\n'
+                    'Icon=applications-office\nExec=shop\n')
+        return dict(super().daemon_env(), XDG_DATA_DIRS=share)
+
+    def test_an_app_known_by_its_desktop_file_titles_the_window(self):
+        """A desktop starts an app in a unit named after its desktop id;
+        soterd gives the agent the desktop file's name, which titles the
+        window. (This test process is the app: it moves itself into such a
+        cgroup for the call.)"""
+        cg2 = cgroup2_mount()
+        if cg2 is None:
+            self.skipTest('no cgroup2 hierarchy is mounted')
+        with open('/proc/self/cgroup') as f:
+            home = next(line.split('::', 1)[1].strip() for line in f if line.startswith('0::'))
+        top = os.path.join(cg2, f'soterd-gtk-test-{os.getpid()}')
+        unit = os.path.join(top, f'app-gnome-{SHOP_ID}-4242.scope')
+        self.start_prompt()   # the agent is not the app: started outside the unit
+        os.makedirs(unit)
+        try:
+            with open(os.path.join(unit, 'cgroup.procs'), 'w') as f:
+                f.write(str(os.getpid()))
+            call = self.start_auth(content=CONTENT)
+            win = self.wait_window('Example Shop')
+            labels = poll_until(lambda: [n for r, n in self.texts('Example Shop')
+                                         if r == 'label'] or None, 'the labels')
+            self.assertIn('Example Shop', labels)
+            self.assertIn(CONTENT, labels)
+            self.assertNotIn(APP_ID, labels)
+            self.screenshot('soter-prompt-app.png', 'Example Shop')
+            find(win, 'push button', 'Cancel').queryAction().doAction(0)
+            self.assertEqual(call.wait()[3], 90008)
+        finally:
+            # Everything in the unit (this process, a screenshot's helper)
+            # back where it came from.
+            with open(os.path.join(unit, 'cgroup.procs')) as f:
+                pids = f.read().split()
+            for pid in pids:
+                with open(os.path.join(cg2 + home.rstrip('/'), 'cgroup.procs'), 'w') as f:
+                    f.write(pid)
+            os.rmdir(unit)
+            os.rmdir(top)
 
     def test_a_miss_shows_soterds_message_in_place(self):
         self.start_prompt()
