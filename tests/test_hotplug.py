@@ -101,6 +101,13 @@ class UsbReaderTestCase(SoterdTestCase):
         self.conn.signal_subscribe(None, 'org.freedesktop.DBus.Properties', 'PropertiesChanged',
                                    PATH, None, Gio.DBusSignalFlags.NONE,
                                    lambda *a: self.changes.append(a[5].unpack()[1]))
+        # GDBus sends the match rule without waiting: one round trip to the
+        # bus on the same connection makes sure it is in place before a test
+        # plugs a reader (the uevent reaches soterd without the bus; on a busy
+        # machine its PropertiesChanged once came first and was lost).
+        self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                            'org.freedesktop.DBus', 'GetId', None, None,
+                            Gio.DBusCallFlags.NONE, -1, None)
 
     def tearDown(self):
         try:
