@@ -177,10 +177,6 @@ soter_keystore_next_counter (SoterKeystore *self, guint64 *out_counter, GError *
   return BACKEND_GET_CLASS (self)->next_counter (self->backend, out_counter, error);
 }
 
-static SoterKey *commit_new_key (SoterKeystore *self, const char *path, SoterKey *new_key,
-                                 SoterKey *parent, guint32 uid, gboolean scene,
-                                 char **out_json, char **out_sig, GError **error);
-
 /* Whether @dir may hold one more auth key for a scene: at most max_scenes
  * besides "default", which every app may have (else one host app could
  * use up its uid's scenes and stop the others from authenticating). */
@@ -220,6 +216,44 @@ load_key_file_locked (SoterKeystore *self, const char *path, char **out_json, ch
   G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
 
   return load_key_file (self, path, out_json, out_sig, error);
+}
+
+/* The new key's key_json (with the next counter value), its parent's
+ * signature and its file: one locked step. */
+static SoterKey *
+commit_new_key (SoterKeystore *self,
+                const char    *path,
+                SoterKey      *new_key,
+                SoterKey      *parent,
+                guint32        uid,
+                char         **out_json,
+                char         **out_sig,
+                GError       **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
+  g_autoptr(SoterKey) key = new_key;
+  g_autofree char *pem = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *sig = NULL;
+  guint64 counter;
+
+  pem = public_pem (key->pkey);
+  if (pem == NULL)
+    {
+      soter_keystore_openssl_error (error, "Could not encode a public key");
+      return NULL;
+    }
+
+  if (!soter_keystore_next_counter (self, &counter, error))
+    return NULL;
+  json = soter_key_json_build (pem, self->cpu_id, counter, uid);
+  sig = sign (self, parent, json, strlen (json), error);
+  if (sig == NULL || !save_key_file (self, path, key, json, sig, error))
+    return NULL;
+
+  *out_json = g_steal_pointer (&json);
+  *out_sig = g_steal_pointer (&sig);
+  return g_steal_pointer (&key);
 }
 
 /* Whether a key of @uid is being made. */
@@ -264,7 +298,7 @@ load_or_create_signed_key (SoterKeystore *self,
         g_set_error (error, SOTER_ERROR, SOTER_ERROR_INTERNAL, "No parent key for %s", path);
         return NULL;
       }
-    if (!soter_file_ensure_dir (dir, error) || (scene && !room_for_scene (self, dir, error)))
+    if (!soter_file_ensure_dir (dir, error))
       return NULL;
   }
 
@@ -280,7 +314,8 @@ load_or_create_signed_key (SoterKeystore *self,
       g_mutex_unlock (&self->making_lock);
       return load_key_file_locked (self, path, out_json, out_sig, error);
     }
-  /* Nothing else of this uid is being made: the files are the count. */
+  /* Nothing else of this uid is being made, and an app directory is one
+   * uid's: the files are the count, and stay it until this key is saved. */
   if (scene && !room_for_scene (self, dir, error))
     {
       g_mutex_unlock (&self->making_lock);
@@ -292,55 +327,13 @@ load_or_create_signed_key (SoterKeystore *self,
   g_debug ("Making a key for %s", path);
   key = generate (self, error);
   if (key != NULL)
-    key = commit_new_key (self, path, g_steal_pointer (&key), parent, uid, scene, out_json,
-                          out_sig, error);
+    key = commit_new_key (self, path, g_steal_pointer (&key), parent, uid, out_json, out_sig,
+                          error);
 
   g_mutex_lock (&self->making_lock);
   g_hash_table_remove (self->making, path);
   g_cond_broadcast (&self->made);
   g_mutex_unlock (&self->making_lock);
-  return g_steal_pointer (&key);
-}
-
-/* The new key's key_json (with the next counter value), its parent's
- * signature and its file: one locked step. */
-static SoterKey *
-commit_new_key (SoterKeystore *self,
-                const char    *path,
-                SoterKey      *new_key,
-                SoterKey      *parent,
-                guint32        uid,
-                gboolean       scene,
-                char         **out_json,
-                char         **out_sig,
-                GError       **error)
-{
-  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&self->lock);
-  g_autoptr(SoterKey) key = new_key;
-  g_autofree char *pem = NULL;
-  g_autofree char *json = NULL;
-  g_autofree char *sig = NULL;
-  g_autofree char *dir = g_path_get_dirname (path);
-  guint64 counter;
-
-  pem = public_pem (key->pkey);
-  if (pem == NULL)
-    {
-      soter_keystore_openssl_error (error, "Could not encode a public key");
-      return NULL;
-    }
-
-  if (scene && !room_for_scene (self, dir, error))
-    return NULL;
-  if (!soter_keystore_next_counter (self, &counter, error))
-    return NULL;
-  json = soter_key_json_build (pem, self->cpu_id, counter, uid);
-  sig = sign (self, parent, json, strlen (json), error);
-  if (sig == NULL || !save_key_file (self, path, key, json, sig, error))
-    return NULL;
-
-  *out_json = g_steal_pointer (&json);
-  *out_sig = g_steal_pointer (&sig);
   return g_steal_pointer (&key);
 }
 
