@@ -181,6 +181,18 @@ def _remove_tree(cg):
             sys.stderr.write(f'multiuser_testlib: could not remove cgroup {dirpath}: {e}\n')
 
 
+def make_dirs(path, made):
+    """mkdir -p with mode 0755, each directory it makes appended to @made
+    (parents first), so that they can be removed in reverse."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for m in reversed(missing):
+        os.mkdir(m, 0o755)
+        made.append(m)
+
+
 def reexec():
     """As root: runs this script again in namespaces of its own and exits
     with its code; does not return. Otherwise returns, and the cases skip."""
@@ -213,13 +225,7 @@ def reexec():
     os.chmod(work, 0o755)
     made = []   # directories made on the machine, removed at the end
     for d in RUN_DIRS:
-        missing = []
-        while not os.path.exists(d):
-            missing.append(d)
-            d = os.path.dirname(d)
-        for m in reversed(missing):
-            os.mkdir(m, 0o755)
-            made.append(m)
+        make_dirs(d, made)
 
     env = dict(os.environ, **{INSIDE_ENV: '1', CGROUP_ENV: test_cg, WORK_ENV: work})
 
@@ -803,18 +809,9 @@ class MultiUserTestCase(SoterdTestCase):
         made, mounts = [root], []
         self._mounts.append((root, mounts, made))
 
-        def mkdirs(path):
-            missing = []
-            while not os.path.lexists(path):
-                missing.append(path)
-                path = os.path.dirname(path)
-            for m in reversed(missing):
-                os.mkdir(m, 0o755)
-                made.append(m)
-
         def bind(src, dst):
             if os.path.isdir(src):
-                mkdirs(dst)
+                make_dirs(dst, made)
             mount('--bind', src, dst)
             mounts.append(dst)
 
@@ -830,7 +827,7 @@ class MultiUserTestCase(SoterdTestCase):
             elif os.path.isdir(src):
                 bind(src, os.path.join(root, d))
         tmp = os.path.join(root, 'tmp')
-        mkdirs(tmp)
+        make_dirs(tmp, made)
         os.chmod(tmp, 0o1777)
         bind(SHARED, root + SHARED)
 

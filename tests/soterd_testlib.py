@@ -81,6 +81,15 @@ def state_files(state):
     return files
 
 
+def stop_process(proc):
+    """SIGTERM (unless it has exited), then its exit status; None for no process."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=DEADLINE)
+
+
 def under_asan(pid):
     with open(f'/proc/{pid}/maps') as f:
         return 'libasan' in f.read()
@@ -275,11 +284,7 @@ class SoterdTestCase(dbusmock.DBusTestCase):
         self.wait_for_bus_object(BUS_NAME, PATH, system_bus=True, timeout=BUS_OBJECT_POLLS)
 
     def stop_daemon(self):
-        if self.daemon is None:
-            return None
-        if self.daemon.poll() is None:
-            self.daemon.send_signal(signal.SIGTERM)
-        rc = self.daemon.wait(timeout=DEADLINE)
+        rc = stop_process(self.daemon)
         self.daemon = None
         return rc
 

@@ -14,14 +14,14 @@ loop, bounded by the harness's deadline.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 import taprunner  # noqa: E402
-from soterd_testlib import DEADLINE, SoterdTestCase, child_env, wait_until  # noqa: E402
+from soterd_testlib import (DEADLINE, SoterdTestCase, child_env, stop_process,  # noqa: E402
+                            wait_until)
 
 from gi.repository import GLib  # noqa: E402
 
@@ -182,11 +182,7 @@ class TestGtkAgent(SoterdTestCase):
             self.wait_prompt_log(wait_for)
 
     def stop_prompt(self):
-        if self.prompt is None:
-            return None
-        if self.prompt.poll() is None:
-            self.prompt.send_signal(signal.SIGTERM)
-        rc = self.prompt.wait(timeout=DEADLINE)
+        rc = stop_process(self.prompt)
         self.prompt = None
         return rc
 
